@@ -1,0 +1,938 @@
+//! The validator: checks a return against its dataset schema and converts it
+//! to canonical types, collecting every finding (up to a cap).
+//!
+//! Works batch by batch on a stream, so memory is bounded by one batch plus
+//! the set of ids seen (for uniqueness). Never panics on input: anything a
+//! file can contain becomes a finding.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use arrow::array::{Array, ArrayRef, AsArray, BooleanArray, RecordBatch, StringArray};
+use arrow::datatypes::{Date32Type, Int8Type, Int32Type, SchemaRef};
+use futures::StreamExt;
+use object_store::ObjectStore;
+use object_store::ObjectStoreExt;
+use object_store::memory::InMemory;
+use object_store::path::Path;
+
+use crate::convert::{self, Plan};
+use crate::error::Result;
+use crate::finding::{Finding, Report, RuleCode, did_you_mean, truncate};
+use crate::read::{self, Format, Opened};
+use crate::registry::Registry;
+use crate::schema::{CodeList, ColType, Column, DatasetSchema, DateRule, Identity, RowRule, Schemas};
+
+/// Options of a validation run.
+#[derive(Debug, Clone)]
+pub struct ValidateOptions {
+    /// How many findings to keep (all are counted).
+    pub max_findings: usize,
+}
+
+impl Default for ValidateOptions {
+    fn default() -> Self {
+        ValidateOptions { max_findings: 1000 }
+    }
+}
+
+/// What the submission claims the file is; `None` means "infer it".
+#[derive(Debug, Clone, Default)]
+pub struct Expected {
+    pub dataset: Option<String>,
+    pub member: Option<String>,
+    pub year: Option<i32>,
+}
+
+/// A report plus the dataset schema it was checked against.
+#[derive(Debug, Clone)]
+pub struct Validated {
+    pub report: Report,
+    pub schema: Option<Arc<DatasetSchema>>,
+}
+
+/// Checks returns against the contract.
+#[derive(Debug, Clone)]
+pub struct Validator {
+    schemas: Schemas,
+    registry: Registry,
+    options: ValidateOptions,
+}
+
+const PANDAS_INDEX: &str = "__index_level_";
+
+impl Validator {
+    /// A validator over the embedded schemas and registry.
+    pub fn new(options: ValidateOptions) -> Validator {
+        Validator { schemas: Schemas::embedded().clone(), registry: Registry::embedded().clone(), options }
+    }
+
+    /// A validator over given schemas and registry.
+    pub fn with(schemas: Schemas, registry: Registry, options: ValidateOptions) -> Validator {
+        Validator { schemas, registry, options }
+    }
+
+    /// The schemas in use.
+    pub fn schemas(&self) -> &Schemas {
+        &self.schemas
+    }
+
+    /// The registry in use.
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
+    /// Validate bytes (a file already in memory), named `name` in findings.
+    pub async fn validate_bytes(&self, bytes: bytes::Bytes, name: &str, expected: &Expected) -> Validated {
+        let store = Arc::new(InMemory::new());
+        let path = Path::from("input");
+        if let Err(e) = store.put(&path, bytes.into()).await {
+            return self.corrupt_report(name, None, Finding::new(RuleCode::CorruptFile, e.to_string()), expected);
+        }
+        self.validate(store, &path, name, expected, |_| Ok(())).await
+    }
+
+    /// Validate a file in an object store; every canonical batch of a file
+    /// with no column-level problem is handed to `sink` (used by `convert`
+    /// and intake to write the standardised Parquet).
+    pub async fn validate(
+        &self,
+        store: Arc<dyn ObjectStore>,
+        path: &Path,
+        name: &str,
+        expected: &Expected,
+        mut sink: impl FnMut(RecordBatch) -> Result<()>,
+    ) -> Validated {
+        let opened = match read::open(store, path, name).await {
+            Ok(o) => o,
+            Err(f) => return self.corrupt_report(name, Format::from_name(name), f, expected),
+        };
+        self.validate_opened(opened, name, expected, &mut sink).await
+    }
+
+    fn corrupt_report(&self, name: &str, format: Option<Format>, finding: Finding, expected: &Expected) -> Validated {
+        let schema = expected.dataset.as_deref().and_then(|d| self.schemas.get(d).ok()).cloned();
+        Validated {
+            report: Report {
+                file: name.to_string(),
+                format: format.map(|f| f.as_str().to_string()).unwrap_or_else(|| "unknown".into()),
+                dataset: schema.as_ref().map(|s| s.dataset.clone()),
+                schema_version: schema.as_ref().map(|s| s.schema_version.clone()),
+                member: expected.member.clone(),
+                year: expected.year,
+                notes: vec![],
+                rows: 0,
+                errors: 1,
+                warnings: 0,
+                truncated: false,
+                findings: vec![finding],
+            },
+            schema,
+        }
+    }
+
+    /// Which dataset a file's columns belong to.
+    pub fn infer_dataset(&self, file_schema: &SchemaRef) -> std::result::Result<Arc<DatasetSchema>, String> {
+        let names: HashSet<&str> = file_schema.fields().iter().map(|f| f.name().as_str()).collect();
+        let mut scored: Vec<(usize, &Arc<DatasetSchema>)> = self
+            .schemas
+            .iter()
+            .map(|s| {
+                let hits = s.columns.iter().filter(|c| c.identity.is_none() && names.contains(c.name.as_str())).count();
+                (hits, s)
+            })
+            .collect();
+        scored.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.dataset.cmp(&b.1.dataset)));
+        match scored.as_slice() {
+            [(0, _), ..] | [] => Err(format!(
+                "its columns match no dataset of Standard Return v1 (columns found: {}); name the dataset with --dataset",
+                file_schema.fields().iter().map(|f| f.name().as_str()).collect::<Vec<_>>().join(", ")
+            )),
+            [(a, s1), (b, s2), ..] if a == b => Err(format!(
+                "its columns match {} and {} equally well; name the dataset with --dataset",
+                s1.dataset, s2.dataset
+            )),
+            [(_, s), ..] => Ok((*s).clone()),
+        }
+    }
+
+    async fn validate_opened(
+        &self,
+        mut opened: Opened,
+        name: &str,
+        expected: &Expected,
+        sink: &mut dyn FnMut(RecordBatch) -> Result<()>,
+    ) -> Validated {
+        let mut notes = Vec::new();
+        let schema = match &expected.dataset {
+            Some(d) => match self.schemas.get(d) {
+                Ok(s) => s.clone(),
+                Err(e) => {
+                    let f = Finding::new(RuleCode::MissingColumn, e.to_string());
+                    return self.corrupt_report(name, Some(opened.format), f, expected);
+                }
+            },
+            None => match self.infer_dataset(&opened.schema) {
+                Ok(s) => {
+                    notes.push(format!("dataset {} inferred from the columns", s.dataset));
+                    s
+                }
+                Err(why) => {
+                    let f =
+                        Finding::new(RuleCode::MissingColumn, format!("cannot tell which dataset this file is: {why}"));
+                    return self.corrupt_report(name, Some(opened.format), f, expected);
+                }
+            },
+        };
+        let mut run = Run::new(self, schema.clone(), opened.format, &opened.schema, expected.clone());
+        run.notes = notes;
+        while let Some(next) = opened.batches.next().await {
+            match next {
+                Ok(batch) => {
+                    if let Some(canonical) = run.batch(&batch)
+                        && let Err(e) = sink(canonical)
+                    {
+                        run.collector
+                            .push(Finding::new(RuleCode::CorruptFile, format!("cannot write the converted file: {e}")));
+                        break;
+                    }
+                }
+                Err(f) => {
+                    let at = run.rows + 1;
+                    run.collector.push(Finding { row: f.row.or(Some(at)), ..f });
+                    break;
+                }
+            }
+        }
+        Validated { report: run.finish(name), schema: Some(schema) }
+    }
+}
+
+/// Findings with a cap.
+struct Collector {
+    cap: usize,
+    findings: Vec<Finding>,
+    errors: u64,
+    warnings: u64,
+}
+
+impl Collector {
+    fn push(&mut self, f: Finding) {
+        match f.severity {
+            crate::Severity::Error => self.errors += 1,
+            crate::Severity::Warning => self.warnings += 1,
+        }
+        if self.findings.len() < self.cap {
+            self.findings.push(f);
+        }
+    }
+}
+
+/// A declared column found in the file.
+struct Present {
+    decl: usize,
+    file_index: usize,
+    plan: Option<Plan>,
+}
+
+/// State of one validation.
+struct Run<'a> {
+    v: &'a Validator,
+    schema: Arc<DatasetSchema>,
+    format: Format,
+    expected: Expected,
+    notes: Vec<String>,
+    collector: Collector,
+    present: Vec<Present>,
+    /// Whether every declared column is present with a usable plan.
+    complete: bool,
+    rows: u64,
+    seen_ids: HashMap<usize, HashMap<String, u64>>,
+    member: Option<String>,
+    year: Option<i32>,
+    other_members: HashSet<String>,
+    other_years: HashSet<i32>,
+    value_sets: Vec<Option<HashSet<String>>>,
+    null_columns: HashSet<usize>,
+}
+
+impl<'a> Run<'a> {
+    fn new(
+        v: &'a Validator,
+        schema: Arc<DatasetSchema>,
+        format: Format,
+        file: &SchemaRef,
+        expected: Expected,
+    ) -> Run<'a> {
+        let mut collector =
+            Collector { cap: v.options.max_findings.max(1), findings: Vec::new(), errors: 0, warnings: 0 };
+        let mut present = Vec::new();
+        let mut found = HashSet::new();
+        for (i, field) in file.fields().iter().enumerate() {
+            let name = field.name();
+            match schema.column_index(name) {
+                Some(d) if found.insert(d) => {
+                    let col = &schema.columns[d];
+                    let plan = match convert::plan(col, field.data_type(), format == Format::Csv) {
+                        Ok(p) => Some(p),
+                        Err(why) => {
+                            collector.push(
+                                Finding::new(RuleCode::Type, why)
+                                    .column(name)
+                                    .value(convert::type_name(field.data_type())),
+                            );
+                            None
+                        }
+                    };
+                    present.push(Present { decl: d, file_index: i, plan });
+                }
+                Some(_) => collector.push(
+                    Finding::new(RuleCode::UnknownColumn, format!("column {name} appears twice; keep one of them"))
+                        .column(name),
+                ),
+                None if name.starts_with(PANDAS_INDEX) => collector.push(
+                    Finding::new(
+                        RuleCode::IgnoredColumn,
+                        format!(
+                            "column {name} is a stored pandas index and is ignored (save with index=False to avoid it)"
+                        ),
+                    )
+                    .column(name),
+                ),
+                None => {
+                    let declared = schema.columns.iter().map(|c| c.name.as_str());
+                    let hint = match did_you_mean(name, declared) {
+                        Some(m) => format!("; did you mean {m}?"),
+                        None => format!(
+                            "; the columns of {} are: {}",
+                            schema.dataset,
+                            schema.columns.iter().map(|c| c.name.as_str()).collect::<Vec<_>>().join(", ")
+                        ),
+                    };
+                    collector.push(
+                        Finding::new(
+                            RuleCode::UnknownColumn,
+                            format!("column {name} is not part of {}{hint}", schema.dataset),
+                        )
+                        .column(name),
+                    );
+                }
+            }
+        }
+        for (d, col) in schema.columns.iter().enumerate() {
+            if !found.contains(&d) {
+                let typo = file
+                    .fields()
+                    .iter()
+                    .map(|f| f.name().as_str())
+                    .filter(|n| schema.column_index(n).is_none())
+                    .find(|n| did_you_mean(n, [col.name.as_str()]).is_some());
+                let hint = typo.map(|t| format!(" (is column {t} meant to be {}?)", col.name)).unwrap_or_default();
+                collector.push(
+                    Finding::new(
+                        RuleCode::MissingColumn,
+                        format!(
+                            "column {} ({}) is required in {} but missing{hint}",
+                            col.name,
+                            col.ty.name(),
+                            schema.dataset
+                        ),
+                    )
+                    .column(&col.name),
+                );
+            }
+        }
+        let complete = found.len() == schema.columns.len() && present.iter().all(|p| p.plan.is_some());
+        present.sort_by_key(|p| p.decl);
+        let value_sets =
+            schema.columns.iter().map(|c| c.values.as_ref().map(|v| v.iter().cloned().collect())).collect();
+        Run {
+            v,
+            schema,
+            format,
+            member: None,
+            year: None,
+            expected,
+            notes: Vec::new(),
+            collector,
+            present,
+            complete,
+            rows: 0,
+            seen_ids: HashMap::new(),
+            other_members: HashSet::new(),
+            other_years: HashSet::new(),
+            value_sets,
+            null_columns: HashSet::new(),
+        }
+    }
+
+    fn col(&self, d: usize) -> &Column {
+        &self.schema.columns[d]
+    }
+
+    /// Check one batch; return its canonical form when the file is structurally complete.
+    fn batch(&mut self, batch: &RecordBatch) -> Option<RecordBatch> {
+        let n = batch.num_rows();
+        let offset = self.rows;
+        // Canonical arrays by declared index, with rows that failed conversion.
+        let mut arrays: Vec<Option<ArrayRef>> = vec![None; self.schema.columns.len()];
+        let mut bad: Vec<Option<Vec<bool>>> = vec![None; self.schema.columns.len()];
+        let present: Vec<(usize, usize, Option<Plan>)> =
+            self.present.iter().map(|p| (p.decl, p.file_index, p.plan.clone())).collect();
+        for (d, fi, plan) in present {
+            let Some(plan) = plan else { continue };
+            let col = self.col(d).clone();
+            if matches!(plan, Plan::AllNull) && !col.nullable && n > 0 {
+                if self.null_columns.insert(d) {
+                    self.collector.push(
+                        Finding::new(
+                            RuleCode::Null,
+                            format!("column {} is empty, but a value is required in every row", col.name),
+                        )
+                        .column(&col.name)
+                        .row(offset + 1),
+                    );
+                }
+                bad[d] = Some(vec![true; n]);
+            }
+            let (arr, failures) = convert::convert(&col, &plan, batch.column(fi));
+            if !failures.is_empty() {
+                let mut mask = vec![false; n];
+                for f in failures {
+                    mask[f.row] = true;
+                    self.collector.push(
+                        Finding::new(RuleCode::Type, f.message)
+                            .column(&col.name)
+                            .row(offset + f.row as u64 + 1)
+                            .value(f.value),
+                    );
+                }
+                bad[d] = Some(mask);
+            }
+            arrays[d] = Some(arr);
+        }
+        self.identity(&arrays, offset);
+        for d in 0..self.schema.columns.len() {
+            if let Some(arr) = arrays[d].clone() {
+                self.check_column(d, &arr, bad[d].as_deref(), offset, &arrays);
+            }
+        }
+        for rule in self.schema.row_rules.clone() {
+            self.row_rule(&rule, &arrays, &bad, offset);
+        }
+        self.rows += n as u64;
+        if self.complete {
+            let cols: Vec<ArrayRef> = arrays.into_iter().map(|a| a.expect("complete")).collect();
+            RecordBatch::try_new(self.schema.arrow_schema(), cols).ok()
+        } else {
+            None
+        }
+    }
+
+    fn identity(&mut self, arrays: &[Option<ArrayRef>], offset: u64) {
+        let reg = self.v.registry.clone();
+        if let Some(d) = self.schema.columns.iter().position(|c| c.identity == Some(Identity::Member))
+            && let Some(arr) = &arrays[d]
+        {
+            let name = self.col(d).name.clone();
+            let arr = arr.as_string::<i32>();
+            for i in 0..arr.len() {
+                if arr.is_null(i) {
+                    continue;
+                }
+                let v = arr.value(i);
+                let row = offset + i as u64 + 1;
+                match &self.member {
+                    None => {
+                        self.member = Some(v.to_string());
+                        self.first_member(v, row, &name, &reg);
+                    }
+                    Some(m) if m != v => {
+                        if self.other_members.insert(v.to_string()) {
+                            self.collector.push(
+                                Finding::new(
+                                    RuleCode::Identity,
+                                    format!("{name} must be the same in every row: row {row} has '{v}' where earlier rows have '{m}'"),
+                                )
+                                .column(&name)
+                                .row(row)
+                                .value(v),
+                            );
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+        if let Some(d) = self.schema.columns.iter().position(|c| c.identity == Some(Identity::Year))
+            && let Some(arr) = &arrays[d]
+        {
+            let name = self.col(d).name.clone();
+            let arr = arr.as_primitive::<Int32Type>();
+            for i in 0..arr.len() {
+                if arr.is_null(i) {
+                    continue;
+                }
+                let v = arr.value(i);
+                let row = offset + i as u64 + 1;
+                match self.year {
+                    None => {
+                        self.year = Some(v);
+                        match self.expected.year {
+                            Some(y) if y != v => self.collector.push(
+                                Finding::new(
+                                    RuleCode::Identity,
+                                    format!("{name} is {v} but this return is submitted for {y}; correct the file or the year given"),
+                                )
+                                .column(&name)
+                                .row(row)
+                                .value(v.to_string()),
+                            ),
+                            Some(_) => {}
+                            None => self.notes.push(format!("reference year {v} read from the {name} column")),
+                        }
+                    }
+                    Some(y) if y != v => {
+                        if self.other_years.insert(v) {
+                            self.collector.push(
+                                Finding::new(
+                                    RuleCode::Identity,
+                                    format!("{name} must be the same in every row: row {row} has {v} where earlier rows have {y}"),
+                                )
+                                .column(&name)
+                                .row(row)
+                                .value(v.to_string()),
+                            );
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+
+    fn first_member(&mut self, v: &str, row: u64, name: &str, reg: &Registry) {
+        match self.expected.member.clone() {
+            Some(m) if m != v => self.collector.push(
+                Finding::new(
+                    RuleCode::Identity,
+                    format!(
+                        "{name} is '{v}' but this return is submitted for '{m}'; a member can only submit its own returns"
+                    ),
+                )
+                .column(name)
+                .row(row)
+                .value(v),
+            ),
+            Some(_) => {}
+            None => self.notes.push(format!("member {v} read from the {name} column")),
+        }
+        match reg.member(v) {
+            Some(m) if m.kind.reports() => {}
+            Some(m) => self.collector.push(
+                Finding::new(
+                    RuleCode::Identity,
+                    format!("{name} '{v}' is an organisation ({}); only states and territories submit returns", m.name),
+                )
+                .column(name)
+                .row(row)
+                .value(v),
+            ),
+            None => {
+                let codes: Vec<&str> = reg.reporting_members().map(|m| m.code.as_str()).collect();
+                let hint = did_you_mean(v, codes).map(|c| format!("; did you mean '{c}'?")).unwrap_or_default();
+                self.collector.push(
+                    Finding::new(
+                        RuleCode::Identity,
+                        format!("{name} '{v}' is not a member code of the registry{hint}"),
+                    )
+                    .column(name)
+                    .row(row)
+                    .value(v),
+                );
+            }
+        }
+    }
+
+    fn check_column(
+        &mut self,
+        d: usize,
+        arr: &ArrayRef,
+        bad: Option<&[bool]>,
+        offset: u64,
+        arrays: &[Option<ArrayRef>],
+    ) {
+        let col = self.col(d).clone();
+        let is_bad = |i: usize| bad.is_some_and(|b| b[i]);
+        let row = |i: usize| offset + i as u64 + 1;
+        if !col.nullable && arr.null_count() > 0 && !self.null_columns.contains(&d) {
+            for i in 0..arr.len() {
+                if arr.is_null(i) && !is_bad(i) {
+                    self.collector.push(
+                        Finding::new(RuleCode::Null, format!("{} is empty, but a value is required", col.name))
+                            .column(&col.name)
+                            .row(row(i)),
+                    );
+                }
+            }
+        }
+        match col.ty {
+            ColType::String => self.check_strings(d, &col, arr.as_string::<i32>(), offset),
+            ColType::Int32 | ColType::Int8 => {
+                if col.min.is_none() && col.max.is_none() {
+                    return;
+                }
+                let (lo, hi) = (col.min.unwrap_or(i64::MIN), col.max.unwrap_or(i64::MAX));
+                let mut check = |i: usize, v: i64| {
+                    if v < lo || v > hi {
+                        let bound = match (col.min, col.max) {
+                            (Some(a), Some(b)) => format!("from {a} to {b}"),
+                            (Some(a), None) => format!("at least {a}"),
+                            (None, Some(b)) => format!("at most {b}"),
+                            (None, None) => unreachable!("checked above"),
+                        };
+                        self.collector.push(
+                            Finding::new(RuleCode::Range, format!("{} is {v} but must be {bound}", col.name))
+                                .column(&col.name)
+                                .row(row(i))
+                                .value(v.to_string()),
+                        );
+                    }
+                };
+                if col.ty == ColType::Int8 {
+                    let a = arr.as_primitive::<Int8Type>();
+                    for (i, v) in a.iter().enumerate() {
+                        if let Some(v) = v {
+                            check(i, v as i64)
+                        }
+                    }
+                } else {
+                    let a = arr.as_primitive::<Int32Type>();
+                    for (i, v) in a.iter().enumerate() {
+                        if let Some(v) = v {
+                            check(i, v as i64)
+                        }
+                    }
+                }
+            }
+            ColType::Date32 => {
+                let Some(rule) = col.date_rule else { return };
+                let years = self
+                    .schema
+                    .columns
+                    .iter()
+                    .position(|c| c.identity == Some(Identity::Year))
+                    .and_then(|y| arrays[y].clone());
+                let a = arr.as_primitive::<Date32Type>();
+                for i in 0..a.len() {
+                    if a.is_null(i) {
+                        continue;
+                    }
+                    let year = years
+                        .as_ref()
+                        .and_then(|y| {
+                            let y = y.as_primitive::<Int32Type>();
+                            y.is_valid(i).then(|| y.value(i))
+                        })
+                        .or(self.year);
+                    let Some(year) = year else { continue };
+                    let Some(date) = chrono::NaiveDate::from_num_days_from_ce_opt(a.value(i) + 719_163) else {
+                        continue;
+                    };
+                    use chrono::Datelike;
+                    let ok = match rule {
+                        DateRule::InsideReferenceYear => date.year() == year,
+                        DateRule::OnOrBeforeEndOfReferenceYear => date.year() <= year,
+                    };
+                    if !ok {
+                        let want = match rule {
+                            DateRule::InsideReferenceYear => format!("inside the reference year {year}"),
+                            DateRule::OnOrBeforeEndOfReferenceYear => format!("on or before 31 December {year}"),
+                        };
+                        self.collector.push(
+                            Finding::new(RuleCode::Range, format!("{} {date} must be {want}", col.name))
+                                .column(&col.name)
+                                .row(row(i))
+                                .value(date.to_string()),
+                        );
+                    }
+                }
+            }
+            ColType::Bool => {}
+        }
+    }
+
+    fn check_strings(&mut self, d: usize, col: &Column, a: &StringArray, offset: u64) {
+        let row = |i: usize| offset + i as u64 + 1;
+        let reg = &self.v.registry;
+        let identity = col.identity.is_some();
+        for i in 0..a.len() {
+            if a.is_null(i) {
+                continue;
+            }
+            let v = a.value(i);
+            if let Some(set) = &self.value_sets[d]
+                && !set.contains(v)
+            {
+                let values = col.values.as_ref().expect("value set");
+                let hint = did_you_mean(v, values.iter().map(String::as_str))
+                    .map(|m| format!("; did you mean '{m}'?"))
+                    .unwrap_or_default();
+                self.collector.push(
+                    Finding::new(
+                        RuleCode::Codelist,
+                        format!(
+                            "{} '{}' is not allowed; use one of: {}{hint}",
+                            col.name,
+                            truncate(v, 40),
+                            values.join(", ")
+                        ),
+                    )
+                    .column(&col.name)
+                    .row(row(i))
+                    .value(v),
+                );
+            }
+            match col.codelist {
+                Some(CodeList::Iso3) if !reg.is_iso3(v) => {
+                    let upper = v.to_uppercase();
+                    let hint = if reg.is_iso3(&upper) {
+                        format!("; codes are upper case: '{upper}'")
+                    } else {
+                        did_you_mean(v, reg.iso3_codes()).map(|m| format!("; did you mean '{m}'?")).unwrap_or_default()
+                    };
+                    self.collector.push(
+                        Finding::new(
+                            RuleCode::Codelist,
+                            format!(
+                                "{} '{}' is not an ISO 3166-1 alpha-3 country code (or UNK for unknown){hint}",
+                                col.name,
+                                truncate(v, 40)
+                            ),
+                        )
+                        .column(&col.name)
+                        .row(row(i))
+                        .value(v),
+                    );
+                }
+                Some(CodeList::Member) if !identity && !reg.is_reporting_member(v) => {
+                    let codes: Vec<&str> = reg.reporting_members().map(|m| m.code.as_str()).collect();
+                    let hint = did_you_mean(v, codes).map(|m| format!("; did you mean '{m}'?")).unwrap_or_default();
+                    self.collector.push(
+                        Finding::new(
+                            RuleCode::Codelist,
+                            format!(
+                                "{} '{}' is not a state or territory of the registry{hint}",
+                                col.name,
+                                truncate(v, 40)
+                            ),
+                        )
+                        .column(&col.name)
+                        .row(row(i))
+                        .value(v),
+                    );
+                }
+                _ => {}
+            }
+            if col.min_length.is_some() || col.max_length.is_some() {
+                let len = if v.is_ascii() { v.len() } else { v.chars().count() };
+                let (lo, hi) = (col.min_length.unwrap_or(0), col.max_length.unwrap_or(usize::MAX));
+                if len < lo || len > hi {
+                    let bound = match (col.min_length, col.max_length) {
+                        (Some(a), Some(b)) => format!("{a} to {b} characters"),
+                        (Some(a), None) => format!("at least {a} characters"),
+                        (_, Some(b)) => format!("at most {b} characters"),
+                        _ => unreachable!("a bound exists"),
+                    };
+                    self.collector.push(
+                        Finding::new(
+                            RuleCode::Range,
+                            format!("{} has {len} characters but must have {bound}", col.name),
+                        )
+                        .column(&col.name)
+                        .row(row(i))
+                        .value(v),
+                    );
+                }
+            }
+            if col.unique {
+                let seen = self.seen_ids.entry(d).or_default();
+                if let Some(first) = seen.get(v) {
+                    let first = *first;
+                    self.collector.push(
+                        Finding::new(
+                            RuleCode::Unique,
+                            format!(
+                                "{} '{}' in row {} repeats row {first}; each must be unique in the file",
+                                col.name,
+                                truncate(v, 40),
+                                row(i)
+                            ),
+                        )
+                        .column(&col.name)
+                        .row(row(i))
+                        .value(v),
+                    );
+                } else {
+                    seen.insert(v.to_string(), row(i));
+                }
+            }
+        }
+    }
+
+    fn row_rule(&mut self, rule: &RowRule, arrays: &[Option<ArrayRef>], bad: &[Option<Vec<bool>>], offset: u64) {
+        let idx = |name: &str| self.schema.column_index(name).expect("checked when loading");
+        let cols: Vec<usize> = rule.columns().iter().map(|c| idx(c)).collect();
+        if cols.iter().any(|&c| arrays[c].is_none()) {
+            return;
+        }
+        let usable = |i: usize| cols.iter().all(|&c| !bad[c].as_ref().is_some_and(|b| b[i]));
+        let ints = |name: &str, i: usize| -> Option<i64> {
+            let a = arrays[idx(name)].as_ref()?;
+            if a.is_null(i) {
+                return None;
+            }
+            match a.data_type() {
+                arrow::datatypes::DataType::Int8 => Some(a.as_primitive::<Int8Type>().value(i) as i64),
+                _ => Some(a.as_primitive::<Int32Type>().value(i) as i64),
+            }
+        };
+        let text = |name: &str| arrays[idx(name)].as_ref().map(|a| a.as_string::<i32>().clone());
+        let n = arrays[cols[0]].as_ref().map_or(0, |a| a.len());
+        let row = |i: usize| offset + i as u64 + 1;
+        let mut out = Vec::new();
+        match rule {
+            RowRule::SumAtMost { columns, limit, description } => {
+                for i in (0..n).filter(|&i| usable(i)) {
+                    let sum: Option<i64> = columns.iter().map(|c| ints(c, i)).sum();
+                    if let (Some(sum), Some(lim)) = (sum, ints(limit, i))
+                        && sum > lim
+                    {
+                        out.push(
+                            Finding::new(
+                                RuleCode::RowRule,
+                                format!("{} = {sum} exceeds {limit} = {lim}: {description}", columns.join(" + ")),
+                            )
+                            .column(&columns[0])
+                            .row(row(i))
+                            .value(format!("{sum} > {lim}")),
+                        );
+                    }
+                }
+            }
+            RowRule::WhenValueSumPositive { when_column, when_value, columns, description } => {
+                let Some(w) = text(when_column) else { return };
+                for i in (0..n).filter(|&i| usable(i)) {
+                    if w.is_valid(i) && w.value(i) == when_value {
+                        let sum: Option<i64> = columns.iter().map(|c| ints(c, i)).sum();
+                        if sum.is_some_and(|s| s <= 0) {
+                            out.push(
+                                Finding::new(
+                                    RuleCode::RowRule,
+                                    format!(
+                                        "{when_column} is {when_value} but {} is 0: {description}",
+                                        columns.join(" + ")
+                                    ),
+                                )
+                                .column(when_column)
+                                .row(row(i))
+                                .value(when_value),
+                            );
+                        }
+                    }
+                }
+            }
+            RowRule::PresentIffTrue { column, flag, description } => {
+                let flags: BooleanArray = arrays[idx(flag)].as_ref().expect("present").as_boolean().clone();
+                let vals = arrays[idx(column)].as_ref().expect("present");
+                for i in (0..n).filter(|&i| usable(i) && flags.is_valid(i)) {
+                    let (f, has) = (flags.value(i), vals.is_valid(i));
+                    if f != has {
+                        let msg = if f {
+                            format!("{column} is empty but {flag} is true: {description}")
+                        } else {
+                            format!("{column} is given but {flag} is false: {description}")
+                        };
+                        out.push(Finding::new(RuleCode::RowRule, msg).column(column).row(row(i)));
+                    }
+                }
+            }
+            RowRule::DiffersFrom { column, other, description } => {
+                let (Some(a), Some(b)) = (text(column), text(other)) else { return };
+                for i in (0..n).filter(|&i| usable(i)) {
+                    if a.is_valid(i) && b.is_valid(i) && a.value(i) == b.value(i) {
+                        out.push(
+                            Finding::new(
+                                RuleCode::RowRule,
+                                format!("{column} '{}' is the reporting member itself: {description}", a.value(i)),
+                            )
+                            .column(column)
+                            .row(row(i))
+                            .value(a.value(i)),
+                        );
+                    }
+                }
+            }
+        }
+        for f in out {
+            self.collector.push(f);
+        }
+    }
+
+    fn finish(mut self, name: &str) -> Report {
+        let rows = self.rows;
+        let (lo, hi) = (self.schema.min_rows.unwrap_or(0), self.schema.max_rows.unwrap_or(usize::MAX));
+        if (rows as usize) < lo || (rows as usize) > hi {
+            let want = if lo == hi {
+                format!("exactly {lo} row{}", if lo == 1 { "" } else { "s" })
+            } else {
+                format!("{lo} to {hi} rows")
+            };
+            self.collector.push(Finding::new(
+                RuleCode::RowCount,
+                format!("{} must have {want}, but the file has {rows}", self.schema.dataset),
+            ));
+        }
+        // A file without rows cannot tell whose return it is or for which year.
+        let missing_identity: Vec<String> = [
+            (Identity::Member, self.expected.member.is_none() && self.member.is_none()),
+            (Identity::Year, self.expected.year.is_none() && self.year.is_none()),
+        ]
+        .into_iter()
+        .filter(|(_, unknown)| *unknown)
+        .filter_map(|(i, _)| self.schema.identity_column(i).map(|c| c.name.clone()))
+        .filter(|c| self.present.iter().any(|p| self.schema.columns[p.decl].name == *c))
+        .collect();
+        for c in missing_identity {
+            let flag = if c == "reference_year" { "--year" } else { "--member" };
+            self.collector.push(
+                Finding::new(
+                    RuleCode::Identity,
+                    format!("{c} cannot be read from a file without values in it; give it with {flag} when validating or submitting"),
+                )
+                .column(c),
+            );
+        }
+        let order: HashMap<&str, usize> =
+            self.schema.columns.iter().enumerate().map(|(i, c)| (c.name.as_str(), i)).collect();
+        let mut findings = std::mem::take(&mut self.collector.findings);
+        findings.sort_by_key(|f| {
+            (f.row.unwrap_or(0), f.column.as_deref().and_then(|c| order.get(c).copied()).unwrap_or(usize::MAX), f.code)
+        });
+        let kept = findings.len() as u64;
+        Report {
+            file: name.to_string(),
+            format: self.format.as_str().to_string(),
+            dataset: Some(self.schema.dataset.clone()),
+            schema_version: Some(self.schema.schema_version.clone()),
+            member: self.expected.member.clone().or(self.member.clone()),
+            year: self.expected.year.or(self.year),
+            notes: self.notes,
+            rows,
+            errors: self.collector.errors,
+            warnings: self.collector.warnings,
+            truncated: kept < self.collector.errors + self.collector.warnings,
+            findings,
+        }
+    }
+}

@@ -1,0 +1,158 @@
+//! The lake layout: every key the project reads or writes is built here.
+//!
+//! ```text
+//! inbox/{MEMBER}/{file}                                   focal points write here
+//! accepted/{dataset}/{year}/{MEMBER}/v{000001}.parquet    immutable versions (conditional create)
+//! rejected/{MEMBER}/{submission_id}/{file}                rejected submissions, kept as sent
+//! receipts/{MEMBER}/{submission_id}.json                  one receipt per submission (conditional create)
+//! runs/{run_id}/…                                         pipeline runs (fedreport-engine)
+//! ```
+//!
+//! An accepted version carries its provenance (submission id, sha256 of the
+//! submitted bytes, received time) in its Parquet key/value metadata, so a
+//! version is one object, created atomically or not at all.
+
+use std::collections::BTreeMap;
+
+use sha2::{Digest, Sha256};
+
+/// Key/value metadata keys of accepted versions.
+pub mod meta {
+    pub const SUBMISSION_ID: &str = "fedreport.submission_id";
+    pub const MEMBER: &str = "fedreport.member";
+    pub const DATASET: &str = "fedreport.dataset";
+    pub const YEAR: &str = "fedreport.reference_year";
+    pub const VERSION: &str = "fedreport.version";
+    pub const SOURCE_SHA256: &str = "fedreport.source_sha256";
+    pub const SOURCE_FORMAT: &str = "fedreport.source_format";
+    pub const RECEIVED_AT: &str = "fedreport.received_at";
+    pub const SCHEMA_VERSION: &str = "fedreport.schema_version";
+    pub const ROWS: &str = "fedreport.rows";
+}
+
+/// Hex sha256 of bytes.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+/// Inbox folder of a member.
+pub fn inbox(member: &str) -> String {
+    format!("inbox/{member}/")
+}
+
+/// Folder of one (dataset, year, member) slot.
+pub fn slot(dataset: &str, year: i32, member: &str) -> String {
+    format!("accepted/{dataset}/{year}/{member}/")
+}
+
+/// Key of an accepted version.
+pub fn version_key(dataset: &str, year: i32, member: &str, version: u32) -> String {
+    format!("{}v{version:06}.parquet", slot(dataset, year, member))
+}
+
+/// Version number of a version key's file name.
+pub fn parse_version(file: &str) -> Option<u32> {
+    file.strip_prefix('v')?.strip_suffix(".parquet")?.parse().ok()
+}
+
+/// Key of a receipt.
+pub fn receipt_key(member: &str, submission_id: &str) -> String {
+    format!("receipts/{member}/{submission_id}.json")
+}
+
+/// Key of a kept rejected submission.
+pub fn rejected_key(member: &str, submission_id: &str, file: &str) -> String {
+    format!("rejected/{member}/{submission_id}/{file}")
+}
+
+/// What an inbox file name says about its submission. Files written by
+/// `fedreport submit` are named `{id}.{dataset}.{year}.{ext}`; files dropped
+/// by hand may have any name, and their dataset and year are read from the
+/// content.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SubmissionName {
+    pub id: String,
+    pub dataset: Option<String>,
+    pub year: Option<i32>,
+}
+
+impl SubmissionName {
+    /// Parse an inbox file name (`rel` is the lake-relative key).
+    pub fn parse(rel: &str, datasets: &[&str]) -> SubmissionName {
+        let file = rel.rsplit('/').next().unwrap_or(rel);
+        let parts: Vec<&str> = file.split('.').collect();
+        if parts.len() == 4 && is_submit_id(parts[0]) && datasets.contains(&parts[1]) {
+            if let Ok(year) = parts[2].parse() {
+                return SubmissionName {
+                    id: parts[0].to_string(),
+                    dataset: Some(parts[1].to_string()),
+                    year: Some(year),
+                };
+            }
+        }
+        if parts.len() == 2 && is_submit_id(parts[0]) {
+            return SubmissionName { id: parts[0].to_string(), dataset: None, year: None };
+        }
+        SubmissionName { id: format!("d-{}", &sha256_hex(rel.as_bytes())[..16]), dataset: None, year: None }
+    }
+
+    /// The inbox file name `submit` uses.
+    pub fn file_name(&self, ext: &str) -> String {
+        match (&self.dataset, self.year) {
+            (Some(d), Some(y)) => format!("{}.{d}.{y}.{ext}", self.id),
+            _ => format!("{}.{ext}", self.id),
+        }
+    }
+}
+
+/// `s-YYYYMMDDTHHMMSSmmmZ-xxxxxx`: the time of submission to the
+/// millisecond (so inbox key order is submission order) and a random suffix.
+pub fn is_submit_id(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.len() == 28
+        && s.starts_with("s-")
+        && b[2..10].iter().all(u8::is_ascii_digit)
+        && b[10] == b'T'
+        && b[11..20].iter().all(u8::is_ascii_digit)
+        && b[20] == b'Z'
+        && b[21] == b'-'
+        && b[22..].iter().all(|c| c.is_ascii_hexdigit())
+}
+
+/// A new submission id.
+pub fn new_submission_id(now: chrono::DateTime<chrono::Utc>) -> String {
+    let r = uuid::Uuid::new_v4().simple().to_string();
+    format!("s-{}-{}", now.format("%Y%m%dT%H%M%S%3fZ"), &r[..6])
+}
+
+/// One accepted version as read from its key and footer.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct VersionInfo {
+    pub dataset: String,
+    pub year: i32,
+    pub member: String,
+    pub version: u32,
+    /// Lake-relative key.
+    pub key: String,
+    pub size: u64,
+    #[serde(default)]
+    pub metadata: BTreeMap<String, String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip() {
+        let id = new_submission_id(chrono::Utc::now());
+        assert!(is_submit_id(&id), "{id}");
+        let n = SubmissionName { id: id.clone(), dataset: Some("legal_framework".into()), year: Some(2012) };
+        let rel = format!("inbox/AUS/{}", n.file_name("parquet"));
+        assert_eq!(SubmissionName::parse(&rel, &["legal_framework"]), n);
+        let dropped = SubmissionName::parse("inbox/AUS/my return.csv", &["legal_framework"]);
+        assert!(dropped.id.starts_with("d-") && dropped.dataset.is_none());
+        assert_eq!(parse_version("v000012.parquet"), Some(12));
+        assert_eq!(version_key("x", 2012, "AUS", 3), "accepted/x/2012/AUS/v000003.parquet");
+    }
+}

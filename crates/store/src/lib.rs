@@ -1,0 +1,27 @@
+//! Storage and intake: where returns live and what happens to them.
+//!
+//! This crate owns the lake layout (inbox, accepted versions, rejected
+//! submissions, receipts), the single place that turns a lake location — a
+//! local folder or an object-store URL — into an [`object_store::ObjectStore`]
+//! ([`lake::build_store`]), submission into a member's inbox, the intake that
+//! decides every pending inbox file, and the read side (receipts, the current
+//! accepted versions, the completeness board).
+//!
+//! It relies only on the object-store API — conditional creates
+//! (`PutMode::Create`) for anything immutable — never on a file system.
+
+pub mod error;
+pub mod intake;
+pub mod lake;
+pub mod layout;
+pub mod receipt;
+pub mod status;
+pub mod submit;
+
+pub use error::{Result, StoreError};
+pub use intake::{Decision, IntakeOptions, IntakeSummary, intake};
+pub use lake::{Lake, build_store};
+pub use layout::{SubmissionName, VersionInfo};
+pub use receipt::{Receipt, Status};
+pub use status::{Board, CellState, current_versions};
+pub use submit::{Submitted, submit};

@@ -1,0 +1,111 @@
+//! Receipts: what became of a submission, written once per submission with a
+//! conditional create and readable by the focal point.
+
+use fedreport_contract::Finding;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Result, StoreError};
+use crate::lake::Lake;
+use crate::layout;
+
+/// Decision on a submission.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Accepted,
+    Rejected,
+}
+
+/// The receipt of one submission.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Receipt {
+    pub submission_id: String,
+    pub member: String,
+    pub dataset: Option<String>,
+    pub year: Option<i32>,
+    pub status: Status,
+    /// File name as it arrived in the inbox.
+    pub file: String,
+    pub format: String,
+    /// sha256 and size of the submitted bytes.
+    pub sha256: String,
+    pub size: u64,
+    pub rows: u64,
+    pub schema_version: Option<String>,
+    /// When the file arrived in the inbox (RFC 3339, UTC).
+    pub received_at: String,
+    /// When intake decided (RFC 3339, UTC).
+    pub decided_at: String,
+    /// Accepted version number (the existing one when the bytes were a duplicate).
+    pub version: Option<u32>,
+    /// True when identical bytes were already the current version: no new version was made.
+    #[serde(default)]
+    pub duplicate: bool,
+    /// Lake-relative key where the file is kept (version or rejected copy).
+    pub stored_as: Option<String>,
+    pub errors: u64,
+    pub warnings: u64,
+    pub findings: Vec<Finding>,
+}
+
+impl Receipt {
+    /// One line for people.
+    pub fn summary(&self) -> String {
+        let what = match (&self.dataset, self.year) {
+            (Some(d), Some(y)) => format!("{d} {y}"),
+            (Some(d), None) => d.clone(),
+            _ => "unknown dataset".into(),
+        };
+        match self.status {
+            Status::Accepted if self.duplicate => format!(
+                "{}  {}  accepted  {what}: identical to version {} already accepted (no new version)",
+                self.submission_id,
+                self.received_at,
+                self.version.unwrap_or(0)
+            ),
+            Status::Accepted => format!(
+                "{}  {}  accepted  {what}: version {} ({} rows{})",
+                self.submission_id,
+                self.received_at,
+                self.version.unwrap_or(0),
+                self.rows,
+                if self.warnings > 0 { format!(", {} warnings", self.warnings) } else { String::new() }
+            ),
+            Status::Rejected => format!(
+                "{}  {}  REJECTED  {what}: {} errors (first: {})",
+                self.submission_id,
+                self.received_at,
+                self.errors,
+                self.findings.first().map(|f| f.message.as_str()).unwrap_or("-")
+            ),
+        }
+    }
+}
+
+/// Read one receipt.
+pub async fn read(lake: &Lake, member: &str, id: &str) -> Result<Option<Receipt>> {
+    let key = layout::receipt_key(member, id);
+    match lake.get_opt(&key).await? {
+        None => Ok(None),
+        Some(b) => serde_json::from_slice(&b).map(Some).map_err(|source| StoreError::Json { path: key, source }),
+    }
+}
+
+/// Every receipt of a member (or of all members), oldest submission first.
+pub async fn list(lake: &Lake, member: Option<&str>) -> Result<Vec<Receipt>> {
+    let prefix = match member {
+        Some(m) => format!("receipts/{m}/"),
+        None => "receipts/".to_string(),
+    };
+    let mut out = Vec::new();
+    for meta in lake.list(&prefix).await? {
+        let key = lake.rel(&meta.location);
+        if !key.ends_with(".json") {
+            continue;
+        }
+        let bytes = lake.get(&key).await?;
+        out.push(serde_json::from_slice::<Receipt>(&bytes).map_err(|source| StoreError::Json { path: key, source })?);
+    }
+    out.sort_by(|a, b| (&a.received_at, &a.submission_id).cmp(&(&b.received_at, &b.submission_id)));
+    Ok(out)
+}

@@ -1,0 +1,145 @@
+//! The read side of the lake: the current accepted version of every slot and
+//! the completeness board (member × dataset) for a year.
+
+use std::collections::BTreeMap;
+
+use fedreport_contract::{Registry, Schemas};
+
+use crate::error::Result;
+use crate::lake::Lake;
+use crate::layout::{self, VersionInfo};
+use crate::receipt::{self, Status};
+
+/// The newest accepted version of every (dataset, year, member) slot, in
+/// (dataset, year, member) order. Years after `up_to` are left out.
+pub async fn current_versions(lake: &Lake, up_to: Option<i32>) -> Result<Vec<VersionInfo>> {
+    let mut current: BTreeMap<(String, i32, String), VersionInfo> = BTreeMap::new();
+    for m in lake.list("accepted/").await? {
+        let key = lake.rel(&m.location);
+        let parts: Vec<&str> = key.split('/').collect();
+        let [_, dataset, year, member, file] = parts.as_slice() else { continue };
+        let (Ok(year), Some(version)) = (year.parse::<i32>(), layout::parse_version(file)) else { continue };
+        if up_to.is_some_and(|y| year > y) {
+            continue;
+        }
+        let slot = (dataset.to_string(), year, member.to_string());
+        if current.get(&slot).is_none_or(|v| v.version < version) {
+            current.insert(
+                slot,
+                VersionInfo {
+                    dataset: dataset.to_string(),
+                    year,
+                    member: member.to_string(),
+                    version,
+                    key,
+                    size: m.size,
+                    metadata: BTreeMap::new(),
+                },
+            );
+        }
+    }
+    Ok(current.into_values().collect())
+}
+
+/// State of one board cell.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CellState {
+    Accepted { version: u32 },
+    Rejected,
+    Missing,
+}
+
+/// Completeness board for one year.
+#[derive(Debug, Clone)]
+pub struct Board {
+    pub year: i32,
+    pub datasets: Vec<String>,
+    /// (member code, member name, cells in dataset order)
+    pub rows: Vec<(String, String, Vec<CellState>)>,
+}
+
+impl Board {
+    /// Build the board from the lake.
+    pub async fn build(lake: &Lake, registry: &Registry, schemas: &Schemas, year: i32) -> Result<Board> {
+        let datasets: Vec<String> = schemas.names().map(str::to_string).collect();
+        let versions = current_versions(lake, Some(year)).await?;
+        let mut accepted: BTreeMap<(String, String), u32> = BTreeMap::new();
+        for v in versions.into_iter().filter(|v| v.year == year) {
+            accepted.insert((v.member, v.dataset), v.version);
+        }
+        let mut rejected = std::collections::HashSet::new();
+        for r in receipt::list(lake, None).await? {
+            if r.status == Status::Rejected
+                && r.year == Some(year)
+                && let Some(d) = r.dataset
+            {
+                rejected.insert((r.member, d));
+            }
+        }
+        let rows = registry
+            .reporting_members()
+            .map(|m| {
+                let cells = datasets
+                    .iter()
+                    .map(|d| {
+                        let k = (m.code.clone(), d.clone());
+                        match accepted.get(&k) {
+                            Some(&version) => CellState::Accepted { version },
+                            None if rejected.contains(&k) => CellState::Rejected,
+                            None => CellState::Missing,
+                        }
+                    })
+                    .collect();
+                (m.code.clone(), m.name.clone(), cells)
+            })
+            .collect();
+        Ok(Board { year, datasets, rows })
+    }
+
+    /// Cells in a state, over the whole board.
+    pub fn count(&self, pred: impl Fn(&CellState) -> bool) -> usize {
+        self.rows.iter().flat_map(|r| r.2.iter()).filter(|c| pred(c)).count()
+    }
+
+    /// The board as a terminal table.
+    pub fn to_text(&self) -> String {
+        let short: Vec<String> = self
+            .datasets
+            .iter()
+            .map(|d| d.split('_').map(|w| w.chars().next().unwrap_or('?')).collect::<String>())
+            .collect();
+        let mut out =
+            format!("Reporting completeness {} — v<n>: accepted version, REJ: rejected only, ·: missing\n", self.year);
+        out.push_str(&format!("{:<5} {:<40}", "code", "member"));
+        for s in &short {
+            out.push_str(&format!(" {s:>5}"));
+        }
+        out.push('\n');
+        for (code, name, cells) in &self.rows {
+            let name: String = name.chars().take(40).collect();
+            out.push_str(&format!("{code:<5} {name:<40}"));
+            for c in cells {
+                let s = match c {
+                    CellState::Accepted { version } => format!("v{version}"),
+                    CellState::Rejected => "REJ".into(),
+                    CellState::Missing => "·".into(),
+                };
+                out.push_str(&format!(" {s:>5}"));
+            }
+            out.push('\n');
+        }
+        out.push_str("legend: ");
+        out.push_str(
+            &self.datasets.iter().zip(&short).map(|(d, s)| format!("{s} = {d}")).collect::<Vec<_>>().join(", "),
+        );
+        let total = self.rows.len() * self.datasets.len();
+        let acc = self.count(|c| matches!(c, CellState::Accepted { .. }));
+        let rej = self.count(|c| matches!(c, CellState::Rejected));
+        out.push_str(&format!(
+            "\n{acc} of {total} returns accepted ({:.0} per cent), {rej} rejected only, {} missing\n",
+            100.0 * acc as f64 / total.max(1) as f64,
+            total - acc - rej
+        ));
+        out
+    }
+}
