@@ -65,7 +65,7 @@ fn received(file: &str) -> std::time::SystemTime {
 
 /// Build the golden lake in `dir`, converting each file with `transform`
 /// (to write the same returns as other writers would).
-pub async fn build_lake(dir: &Path, files: Vec<(String, String, String, Vec<u8>)>) -> Lake {
+pub async fn build_lake(dir: &Path, files: Vec<GoldenFile>) -> Lake {
     let lake = Lake::open(&dir.to_string_lossy()).unwrap();
     let v = Validator::new(ValidateOptions::default());
     for (member, name, name2, bytes) in files {
@@ -112,7 +112,13 @@ fn csv(outcome: &RunOutcome, table: &str) -> String {
 }
 
 /// The golden files, each converted with `transform` (member, name, new name, bytes).
-fn files(transform: &dyn Fn(&str, &str, Vec<u8>) -> (String, Vec<u8>)) -> Vec<(String, String, String, Vec<u8>)> {
+/// (member, original name, name as submitted, bytes)
+type GoldenFile = (String, String, String, Vec<u8>);
+
+/// Rewrites one golden file (member, name, bytes) as another writer would.
+type Transform = dyn Fn(&str, &str, Vec<u8>) -> (String, Vec<u8>);
+
+fn files(transform: &Transform) -> Vec<GoldenFile> {
     golden_files()
         .into_iter()
         .map(|(m, n, b)| {
@@ -342,10 +348,10 @@ fn recoverable_cells(by_member: &RecordBatch, regional: &RecordBatch, k: i64) ->
                 }
             };
             for (ci, name) in cols.iter().enumerate() {
-                if let Some(t) = totals.get(&(y, *name)) {
-                    if rows.iter().map(|&r| get(r, ci)).sum::<i64>() != *t {
-                        return false;
-                    }
+                if let Some(t) = totals.get(&(y, *name))
+                    && rows.iter().map(|&r| get(r, ci)).sum::<i64>() != *t
+                {
+                    return false;
                 }
             }
             rows.iter().all(|&r| get(r, 1) <= get(r, 0) && get(r, 2) <= get(r, 0))
@@ -406,7 +412,7 @@ fn disclosure_holds_on_random_counts() {
         let min_pub = (0..n).filter(|&i| !hidden[i] && values[i] > 0).map(|i| values[i]).min().unwrap_or(1000);
         let any_zero_hidden = hidden_idx.iter().any(|&i| values[i] == 0);
         let lo = if any_zero_hidden { 0 } else { 1 };
-        let cap = min_pub.max(4).min(30);
+        let cap = min_pub.clamp(4, 30);
         let mut possible = vec![std::collections::BTreeSet::new(); hidden_idx.len()];
         let m = hidden_idx.len() as u32;
         let span = (cap - lo + 1) as u64;

@@ -447,18 +447,16 @@ impl<'a> Run<'a> {
                         self.member = Some(v.to_string());
                         self.first_member(v, row, &name, &reg);
                     }
-                    Some(m) if m != v => {
-                        if self.other_members.insert(v.to_string()) {
-                            self.collector.push(
-                                Finding::new(
-                                    RuleCode::Identity,
-                                    format!("{name} must be the same in every row: row {row} has '{v}' where earlier rows have '{m}'"),
-                                )
-                                .column(&name)
-                                .row(row)
-                                .value(v),
-                            );
-                        }
+                    Some(m) if m != v && self.other_members.insert(v.to_string()) => {
+                        self.collector.push(
+                            Finding::new(
+                                RuleCode::Identity,
+                                format!("{name} must be the same in every row: row {row} has '{v}' where earlier rows have '{m}'"),
+                            )
+                            .column(&name)
+                            .row(row)
+                            .value(v),
+                        );
                     }
                     _ => {}
                 }
@@ -492,18 +490,16 @@ impl<'a> Run<'a> {
                             None => self.notes.push(format!("reference year {v} read from the {name} column")),
                         }
                     }
-                    Some(y) if y != v => {
-                        if self.other_years.insert(v) {
-                            self.collector.push(
-                                Finding::new(
-                                    RuleCode::Identity,
-                                    format!("{name} must be the same in every row: row {row} has {v} where earlier rows have {y}"),
-                                )
-                                .column(&name)
-                                .row(row)
-                                .value(v.to_string()),
-                            );
-                        }
+                    Some(y) if y != v && self.other_years.insert(v) => {
+                        self.collector.push(
+                            Finding::new(
+                                RuleCode::Identity,
+                                format!("{name} must be the same in every row: row {row} has {v} where earlier rows have {y}"),
+                            )
+                            .column(&name)
+                            .row(row)
+                            .value(v.to_string()),
+                        );
                     }
                     _ => {}
                 }

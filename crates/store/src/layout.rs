@@ -81,14 +81,12 @@ impl SubmissionName {
     pub fn parse(rel: &str, datasets: &[&str]) -> SubmissionName {
         let file = rel.rsplit('/').next().unwrap_or(rel);
         let parts: Vec<&str> = file.split('.').collect();
-        if parts.len() == 4 && is_submit_id(parts[0]) && datasets.contains(&parts[1]) {
-            if let Ok(year) = parts[2].parse() {
-                return SubmissionName {
-                    id: parts[0].to_string(),
-                    dataset: Some(parts[1].to_string()),
-                    year: Some(year),
-                };
-            }
+        if parts.len() == 4
+            && is_submit_id(parts[0])
+            && datasets.contains(&parts[1])
+            && let Ok(year) = parts[2].parse()
+        {
+            return SubmissionName { id: parts[0].to_string(), dataset: Some(parts[1].to_string()), year: Some(year) };
         }
         if parts.len() == 2 && is_submit_id(parts[0]) {
             return SubmissionName { id: parts[0].to_string(), dataset: None, year: None };

@@ -414,11 +414,13 @@ pub fn generate(cfg: &SynthConfig) -> Result<Vec<SynthFile>> {
         for (mi, member) in members.iter().enumerate() {
             for dataset in schemas.names() {
                 // A few members never report some datasets, and a few miss a year.
-                if cfg.realistic_mess && ((mi * 7 + dataset.len() + year as usize) % 23 == 0 || (*member == "PRK")) {
+                if cfg.realistic_mess
+                    && ((mi * 7 + dataset.len() + year as usize).is_multiple_of(23) || (*member == "PRK"))
+                {
                     continue;
                 }
                 let batch = return_batch(cfg.seed, member, dataset, year, cfg.scale)?;
-                let use_csv = cfg.realistic_mess && (mi + year as usize) % 6 == 0;
+                let use_csv = cfg.realistic_mess && (mi + year as usize).is_multiple_of(6);
                 let (name, bytes) = if use_csv {
                     (format!("{dataset}_{year}.csv"), csv(&batch)?)
                 } else {
@@ -437,13 +439,14 @@ pub fn generate(cfg: &SynthConfig) -> Result<Vec<SynthFile>> {
         }
     }
     if cfg.realistic_mess {
-        out.extend(mess(cfg)?);
+        let again = mess(cfg, &out)?;
+        out.extend(again);
     }
     Ok(out)
 }
 
 /// Corrections and invalid submissions for the last year of the cycle.
-fn mess(cfg: &SynthConfig) -> Result<Vec<SynthFile>> {
+fn mess(cfg: &SynthConfig, cycle: &[SynthFile]) -> Result<Vec<SynthFile>> {
     let year = *cfg.years.end();
     let mut out = Vec::new();
     let file = |member: &str, dataset: &str, name: String, bytes: Vec<u8>, valid, note| SynthFile {
@@ -468,16 +471,10 @@ fn mess(cfg: &SynthConfig) -> Result<Vec<SynthFile>> {
         true,
         "a corrected resubmission",
     ));
-    // The same bytes sent twice: one version only.
-    let dup = parquet(&return_batch(cfg.seed, "NZL", "legal_framework", year, cfg.scale)?)?;
-    out.push(file(
-        "NZL",
-        "legal_framework",
-        format!("legal_framework_{year}_again.parquet"),
-        dup,
-        true,
-        "the same file sent twice",
-    ));
+    // The same file sent twice: one version only.
+    if let Some(first) = cycle.iter().find(|f| f.member == "NZL" && f.dataset == "legal_framework" && f.year == year) {
+        out.push(SynthFile { note: "the same file sent twice", ..first.clone() });
+    }
     // Invalid: a wrong outcome code and deaths exceeding persons on board.
     let base = csv(&return_batch(cfg.seed, "MYS", "maritime_movements", year, cfg.scale)?)?;
     let text = String::from_utf8(base).expect("csv is utf-8");
