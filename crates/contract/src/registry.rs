@@ -41,6 +41,14 @@ pub struct Member {
 pub struct Registry {
     members: BTreeMap<String, Member>,
     iso3: HashSet<String>,
+    /// One bit per upper-case three-letter code (26³), for fast checks.
+    iso3_bits: Vec<u64>,
+}
+
+fn iso3_index(code: &str) -> Option<usize> {
+    let b = code.as_bytes();
+    (b.len() == 3 && b.iter().all(u8::is_ascii_uppercase))
+        .then(|| (b[0] - b'A') as usize * 676 + (b[1] - b'A') as usize * 26 + (b[2] - b'A') as usize)
 }
 
 impl Registry {
@@ -74,7 +82,13 @@ impl Registry {
         }
         let iso3: HashSet<String> =
             iso3_txt.lines().map(str::trim).filter(|l| !l.is_empty()).map(str::to_string).collect();
-        Ok(Registry { members, iso3 })
+        let mut iso3_bits = vec![0u64; 26 * 26 * 26 / 64 + 1];
+        for code in iso3.iter().map(String::as_str).chain(["UNK"]) {
+            if let Some(i) = iso3_index(code) {
+                iso3_bits[i / 64] |= 1 << (i % 64);
+            }
+        }
+        Ok(Registry { members, iso3, iso3_bits })
     }
 
     /// A registry entry by code.
@@ -99,7 +113,7 @@ impl Registry {
 
     /// Whether `code` is an ISO 3166-1 alpha-3 code or `UNK`.
     pub fn is_iso3(&self, code: &str) -> bool {
-        code == "UNK" || self.iso3.contains(code)
+        iso3_index(code).is_some_and(|i| self.iso3_bits[i / 64] & (1 << (i % 64)) != 0)
     }
 
     /// The ISO3 codes, sorted (for did-you-mean).

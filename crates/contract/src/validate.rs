@@ -6,10 +6,11 @@
 //! file can contain becomes a finding.
 
 use std::collections::{HashMap, HashSet};
+use std::hash::{BuildHasher, BuildHasherDefault};
 use std::sync::Arc;
 
-use arrow::array::{Array, ArrayRef, AsArray, BooleanArray, RecordBatch, StringArray};
-use arrow::datatypes::{Date32Type, Int8Type, Int32Type, SchemaRef};
+use arrow::array::{Array, ArrayRef, AsArray, BooleanArray, Int64Array, RecordBatch, StringArray};
+use arrow::datatypes::{DataType, Date32Type, Int8Type, Int32Type, Int64Type, SchemaRef};
 use futures::StreamExt;
 use object_store::ObjectStore;
 use object_store::ObjectStoreExt;
@@ -208,6 +209,80 @@ impl Validator {
     }
 }
 
+/// Ids seen so far in a unique column, without copying them: a map from a
+/// 64-bit hash to the first row, the column's arrays kept to compare strings
+/// when hashes meet, and an exact map for the (rare) true hash collisions.
+#[derive(Default)]
+struct Unique {
+    first_row: HashMap<u64, u64, BuildHasherDefault<PassThrough>>,
+    batches: Vec<(u64, StringArray)>,
+    collided: HashMap<Box<str>, u64>,
+}
+
+impl Unique {
+    fn add_batch(&mut self, offset: u64, ids: StringArray) {
+        self.first_row.reserve(ids.len());
+        self.batches.push((offset, ids));
+    }
+
+    /// The 1-based row `row` holds `v`; returns the first row holding it, if earlier.
+    fn check(&mut self, v: &str, row: u64) -> Option<u64> {
+        static HASH: foldhash::fast::FixedState = foldhash::fast::FixedState::with_seed(0x5eed);
+        match self.first_row.entry(HASH.hash_one(v)) {
+            std::collections::hash_map::Entry::Vacant(e) => {
+                e.insert(row);
+                None
+            }
+            std::collections::hash_map::Entry::Occupied(e) => {
+                let first = *e.get();
+                if self.value_at(first) == Some(v) {
+                    return Some(first);
+                }
+                match self.collided.entry(v.into()) {
+                    std::collections::hash_map::Entry::Occupied(o) => Some(*o.get()),
+                    std::collections::hash_map::Entry::Vacant(o) => {
+                        o.insert(row);
+                        None
+                    }
+                }
+            }
+        }
+    }
+
+    fn value_at(&self, row: u64) -> Option<&str> {
+        let at = self.batches.partition_point(|(offset, _)| *offset < row) - 1;
+        let (offset, ids) = self.batches.get(at)?;
+        let i = (row - offset - 1) as usize;
+        (i < ids.len() && ids.is_valid(i)).then(|| ids.value(i))
+    }
+}
+
+/// A hasher for keys that are already hashes.
+#[derive(Default)]
+struct PassThrough(u64);
+
+impl std::hash::Hasher for PassThrough {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(*b);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
+/// First and last day (days since 1970-01-01) of a calendar year.
+fn year_days(year: i32) -> Option<(i32, i32)> {
+    let epoch = chrono::NaiveDate::from_ymd_opt(1970, 1, 1)?;
+    let first = chrono::NaiveDate::from_ymd_opt(year, 1, 1)?.signed_duration_since(epoch).num_days();
+    let last = chrono::NaiveDate::from_ymd_opt(year, 12, 31)?.signed_duration_since(epoch).num_days();
+    Some((i32::try_from(first).ok()?, i32::try_from(last).ok()?))
+}
+
 /// Findings with a cap.
 struct Collector {
     cap: usize,
@@ -247,12 +322,12 @@ struct Run<'a> {
     /// Whether every declared column is present with a usable plan.
     complete: bool,
     rows: u64,
-    seen_ids: HashMap<usize, HashMap<String, u64>>,
+    seen_ids: HashMap<usize, Unique>,
     member: Option<String>,
     year: Option<i32>,
     other_members: HashSet<String>,
     other_years: HashSet<i32>,
-    value_sets: Vec<Option<HashSet<String>>>,
+    value_sets: Vec<Option<Vec<String>>>,
     null_columns: HashSet<usize>,
 }
 
@@ -344,8 +419,7 @@ impl<'a> Run<'a> {
         }
         let complete = found.len() == schema.columns.len() && present.iter().all(|p| p.plan.is_some());
         present.sort_by_key(|p| p.decl);
-        let value_sets =
-            schema.columns.iter().map(|c| c.values.as_ref().map(|v| v.iter().cloned().collect())).collect();
+        let value_sets = schema.columns.iter().map(|c| c.values.clone()).collect();
         Run {
             v,
             schema,
@@ -620,27 +694,27 @@ impl<'a> Run<'a> {
                     .position(|c| c.identity == Some(Identity::Year))
                     .and_then(|y| arrays[y].clone());
                 let a = arr.as_primitive::<Date32Type>();
+                let years = years.as_ref().map(|y| y.as_primitive::<Int32Type>().clone());
+                let mut bounds: Option<(i32, i32, i32)> = None; // (year, first day, last day)
                 for i in 0..a.len() {
                     if a.is_null(i) {
                         continue;
                     }
-                    let year = years
-                        .as_ref()
-                        .and_then(|y| {
-                            let y = y.as_primitive::<Int32Type>();
-                            y.is_valid(i).then(|| y.value(i))
-                        })
-                        .or(self.year);
+                    let year = years.as_ref().and_then(|y| y.is_valid(i).then(|| y.value(i))).or(self.year);
                     let Some(year) = year else { continue };
-                    let Some(date) = chrono::NaiveDate::from_num_days_from_ce_opt(a.value(i) + 719_163) else {
-                        continue;
-                    };
-                    use chrono::Datelike;
+                    if bounds.is_none_or(|b| b.0 != year) {
+                        bounds = year_days(year).map(|(lo, hi)| (year, lo, hi));
+                    }
+                    let Some((_, lo, hi)) = bounds else { continue };
+                    let day = a.value(i);
                     let ok = match rule {
-                        DateRule::InsideReferenceYear => date.year() == year,
-                        DateRule::OnOrBeforeEndOfReferenceYear => date.year() <= year,
+                        DateRule::InsideReferenceYear => (lo..=hi).contains(&day),
+                        DateRule::OnOrBeforeEndOfReferenceYear => day <= hi,
                     };
                     if !ok {
+                        let date = chrono::NaiveDate::from_num_days_from_ce_opt(day + 719_163)
+                            .map(|d| d.to_string())
+                            .unwrap_or_else(|| format!("day {day}"));
                         let want = match rule {
                             DateRule::InsideReferenceYear => format!("inside the reference year {year}"),
                             DateRule::OnOrBeforeEndOfReferenceYear => format!("on or before 31 December {year}"),
@@ -649,7 +723,7 @@ impl<'a> Run<'a> {
                             Finding::new(RuleCode::Range, format!("{} {date} must be {want}", col.name))
                                 .column(&col.name)
                                 .row(row(i))
-                                .value(date.to_string()),
+                                .value(date),
                         );
                     }
                 }
@@ -659,6 +733,9 @@ impl<'a> Run<'a> {
     }
 
     fn check_strings(&mut self, d: usize, col: &Column, a: &StringArray, offset: u64) {
+        if col.unique {
+            self.seen_ids.entry(d).or_default().add_batch(offset, a.clone());
+        }
         let row = |i: usize| offset + i as u64 + 1;
         let reg = &self.v.registry;
         let identity = col.identity.is_some();
@@ -668,7 +745,7 @@ impl<'a> Run<'a> {
             }
             let v = a.value(i);
             if let Some(set) = &self.value_sets[d]
-                && !set.contains(v)
+                && !set.iter().any(|x| x == v)
             {
                 let values = col.values.as_ref().expect("value set");
                 let hint = did_you_mean(v, values.iter().map(String::as_str))
@@ -751,27 +828,23 @@ impl<'a> Run<'a> {
                     );
                 }
             }
-            if col.unique {
-                let seen = self.seen_ids.entry(d).or_default();
-                if let Some(first) = seen.get(v) {
-                    let first = *first;
-                    self.collector.push(
-                        Finding::new(
-                            RuleCode::Unique,
-                            format!(
-                                "{} '{}' in row {} repeats row {first}; each must be unique in the file",
-                                col.name,
-                                truncate(v, 40),
-                                row(i)
-                            ),
-                        )
-                        .column(&col.name)
-                        .row(row(i))
-                        .value(v),
-                    );
-                } else {
-                    seen.insert(v.to_string(), row(i));
-                }
+            if col.unique
+                && let Some(first) = self.seen_ids.get_mut(&d).and_then(|u| u.check(v, row(i)))
+            {
+                self.collector.push(
+                    Finding::new(
+                        RuleCode::Unique,
+                        format!(
+                            "{} '{}' in row {} repeats row {first}; each must be unique in the file",
+                            col.name,
+                            truncate(v, 40),
+                            row(i)
+                        ),
+                    )
+                    .column(&col.name)
+                    .row(row(i))
+                    .value(v),
+                );
             }
         }
     }
@@ -782,60 +855,81 @@ impl<'a> Run<'a> {
         if cols.iter().any(|&c| arrays[c].is_none()) {
             return;
         }
-        let usable = |i: usize| cols.iter().all(|&c| !bad[c].as_ref().is_some_and(|b| b[i]));
-        let ints = |name: &str, i: usize| -> Option<i64> {
-            let a = arrays[idx(name)].as_ref()?;
-            if a.is_null(i) {
-                return None;
+        let any_bad = cols.iter().any(|&c| bad[c].is_some());
+        let usable = |i: usize| !any_bad || cols.iter().all(|&c| !bad[c].as_ref().is_some_and(|b| b[i]));
+        // Integer columns as Int64, resolved once per batch.
+        let int_cols: HashMap<&str, Int64Array> = rule
+            .columns()
+            .into_iter()
+            .filter_map(|name| {
+                let a = arrays[idx(name)].as_ref()?;
+                matches!(a.data_type(), DataType::Int8 | DataType::Int32)
+                    .then(|| arrow::compute::cast(a, &DataType::Int64).ok())
+                    .flatten()
+                    .map(|c| (name, c.as_primitive::<Int64Type>().clone()))
+            })
+            .collect();
+        // Sum of integer columns, null where any is null (vectorised).
+        let sum_of = |names: &[String]| -> Option<Int64Array> {
+            let mut acc: Option<ArrayRef> = None;
+            for name in names {
+                let a: ArrayRef = Arc::new(int_cols.get(name.as_str())?.clone());
+                acc = Some(match acc {
+                    None => a,
+                    Some(x) => arrow::compute::kernels::numeric::add_wrapping(&x, &a).ok()?,
+                });
             }
-            match a.data_type() {
-                arrow::datatypes::DataType::Int8 => Some(a.as_primitive::<Int8Type>().value(i) as i64),
-                _ => Some(a.as_primitive::<Int32Type>().value(i) as i64),
-            }
+            acc.map(|a| a.as_primitive::<Int64Type>().clone())
         };
         let text = |name: &str| arrays[idx(name)].as_ref().map(|a| a.as_string::<i32>().clone());
         let n = arrays[cols[0]].as_ref().map_or(0, |a| a.len());
         let row = |i: usize| offset + i as u64 + 1;
+        let hits = |mask: &BooleanArray| -> Vec<usize> {
+            let valid = mask.nulls().map(|nulls| nulls.inner().clone());
+            let set = match valid {
+                Some(v) => &v & mask.values(),
+                None => mask.values().clone(),
+            };
+            set.set_indices().filter(|&i| usable(i)).collect()
+        };
         let mut out = Vec::new();
         match rule {
             RowRule::SumAtMost { columns, limit, description } => {
-                for i in (0..n).filter(|&i| usable(i)) {
-                    let sum: Option<i64> = columns.iter().map(|c| ints(c, i)).sum();
-                    if let (Some(sum), Some(lim)) = (sum, ints(limit, i))
-                        && sum > lim
-                    {
-                        out.push(
-                            Finding::new(
-                                RuleCode::RowRule,
-                                format!("{} = {sum} exceeds {limit} = {lim}: {description}", columns.join(" + ")),
-                            )
-                            .column(&columns[0])
-                            .row(row(i))
-                            .value(format!("{sum} > {lim}")),
-                        );
-                    }
+                let (Some(sum), Some(lim)) = (sum_of(columns), int_cols.get(limit.as_str())) else { return };
+                let Ok(over) = arrow::compute::kernels::cmp::gt(&sum, lim) else { return };
+                for i in hits(&over) {
+                    let (total, lim) = (sum.value(i), lim.value(i));
+                    out.push(
+                        Finding::new(
+                            RuleCode::RowRule,
+                            format!("{} = {total} exceeds {limit} = {lim}: {description}", columns.join(" + ")),
+                        )
+                        .column(&columns[0])
+                        .row(row(i))
+                        .value(format!("{total} > {lim}")),
+                    );
                 }
             }
             RowRule::WhenValueSumPositive { when_column, when_value, columns, description } => {
-                let Some(w) = text(when_column) else { return };
-                for i in (0..n).filter(|&i| usable(i)) {
-                    if w.is_valid(i) && w.value(i) == when_value {
-                        let sum: Option<i64> = columns.iter().map(|c| ints(c, i)).sum();
-                        if sum.is_some_and(|s| s <= 0) {
-                            out.push(
-                                Finding::new(
-                                    RuleCode::RowRule,
-                                    format!(
-                                        "{when_column} is {when_value} but {} is 0: {description}",
-                                        columns.join(" + ")
-                                    ),
-                                )
-                                .column(when_column)
-                                .row(row(i))
-                                .value(when_value),
-                            );
-                        }
-                    }
+                let (Some(w), Some(sum)) = (text(when_column), sum_of(columns)) else { return };
+                let target = StringArray::new_scalar(when_value.as_str());
+                let zero = Int64Array::new_scalar(0);
+                let (Ok(is_value), Ok(none)) =
+                    (arrow::compute::kernels::cmp::eq(&w, &target), arrow::compute::kernels::cmp::lt_eq(&sum, &zero))
+                else {
+                    return;
+                };
+                let Ok(both) = arrow::compute::and(&is_value, &none) else { return };
+                for i in hits(&both) {
+                    out.push(
+                        Finding::new(
+                            RuleCode::RowRule,
+                            format!("{when_column} is {when_value} but {} is 0: {description}", columns.join(" + ")),
+                        )
+                        .column(when_column)
+                        .row(row(i))
+                        .value(when_value),
+                    );
                 }
             }
             RowRule::PresentIffTrue { column, flag, description } => {
@@ -930,5 +1024,31 @@ impl<'a> Run<'a> {
             truncated: kept < self.collector.errors + self.collector.warnings,
             findings,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unique_ids_across_batches_name_the_first_row() {
+        let mut u = Unique::default();
+        u.add_batch(0, StringArray::from(vec!["a", "b", "c"]));
+        assert_eq!(u.check("a", 1), None);
+        assert_eq!(u.check("b", 2), None);
+        assert_eq!(u.check("c", 3), None);
+        u.add_batch(3, StringArray::from(vec!["d", "b", "a"]));
+        assert_eq!(u.check("d", 4), None);
+        assert_eq!(u.check("b", 5), Some(2));
+        assert_eq!(u.check("a", 6), Some(1));
+        assert_eq!(u.value_at(4), Some("d"));
+        assert_eq!(u.value_at(1), Some("a"));
+    }
+
+    #[test]
+    fn year_bounds() {
+        assert_eq!(year_days(1970), Some((0, 364)));
+        assert_eq!(year_days(2012).map(|(a, b)| b - a), Some(365)); // leap year
     }
 }
