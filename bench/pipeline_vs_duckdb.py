@@ -47,7 +47,7 @@ def setup_duckdb(con, lake, manifest):
     snap = lake / "snapshots" / manifest["snapshot"]
     for f in sorted((ROOT / "schemas").glob("*.toml")):
         ds = tomllib.loads(f.read_text())["dataset"]
-        con.execute(f"CREATE OR REPLACE VIEW {ds} AS SELECT * FROM read_parquet('{snap / (ds + '.parquet')}')")
+        con.execute(f"CREATE OR REPLACE VIEW {ds} AS SELECT * FROM read_parquet('{snap / ds}/*.parquet')")
     con.execute("CREATE OR REPLACE TABLE returns(reporting_member VARCHAR, dataset VARCHAR, reference_year INTEGER, version BIGINT, received_at TIMESTAMPTZ, rows BIGINT, submission_id VARCHAR)")
     con.executemany("INSERT INTO returns VALUES (?, ?, ?, ?, ?, ?, ?)", [
         (i["member"], i["dataset"], i["year"], i["version"], i["received_at"], i["rows"], i["submission_id"]) for i in manifest["inputs"]])

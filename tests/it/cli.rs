@@ -119,3 +119,63 @@ fn submit_intake_receipts_status() {
     assert!(text(&o).contains("AUS") && text(&o).contains("v1"), "{}", text(&o));
     assert!(text(&o).contains("1 of 225 returns accepted"), "{}", text(&o));
 }
+
+/// A lake with the golden returns, built through the library.
+fn golden_lake(dir: &Path) -> String {
+    let lake = dir.join("lake");
+    crate::block_on(crate::pipeline::build_lake(&lake, crate::pipeline::golden_as_submitted()));
+    lake.to_string_lossy().to_string()
+}
+
+#[test]
+fn run_writes_tables_and_replay_is_byte_identical() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = golden_lake(dir.path());
+    let out = dir.path().join("out");
+    let o = fedreport(&["run", "--lake", &lake, "--year", "2012", "--out", &out.to_string_lossy()]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("2012: 145 persons moved irregularly by sea"), "{}", text(&o));
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("manifest.json")).unwrap()).unwrap();
+    let run_id = manifest["run_id"].as_str().unwrap().to_string();
+    assert_eq!(manifest["inputs"].as_array().unwrap().len(), 21);
+    assert!(out.join("tables/maritime_regional.csv").exists() && out.join("tables/completeness.parquet").exists());
+    assert!(!out.join("tables/victims_counts.csv").exists(), "internal tables are never written");
+    let o = fedreport(&["run", "--lake", &lake, "--replay", &run_id]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("byte-identical"), "{}", text(&o));
+    let o = fedreport(&["run", "--lake", &lake, "--replay", "r-no-such-run"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    let o = fedreport(&["run", "--lake", &lake, "--set", "no_such_parameter=1"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o).contains("no such parameter"), "{}", text(&o));
+}
+
+#[test]
+fn a_broken_sql_file_is_reported_with_its_file_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = golden_lake(dir.path());
+    let pipeline = dir.path().join("som");
+    std::fs::create_dir_all(&pipeline).unwrap();
+    for e in std::fs::read_dir(repo().join("pipelines/som")).unwrap() {
+        let p = e.unwrap().path();
+        std::fs::copy(&p, pipeline.join(p.file_name().unwrap())).unwrap();
+    }
+    let sql = std::fs::read_to_string(pipeline.join("cooperation_links.sql")).unwrap();
+    let broken = sql.replace("partner_member IS NOT NULL", "partner_membr IS NOT NULL");
+    let line = broken.lines().position(|l| l.contains("partner_membr")).unwrap() + 1;
+    std::fs::write(pipeline.join("cooperation_links.sql"), broken).unwrap();
+    let o = fedreport(&["run", "--lake", &lake, "--pipeline", &pipeline.to_string_lossy()]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    let t = text(&o);
+    assert!(t.contains(&format!("cooperation_links.sql:{line}:")), "{t}");
+    assert!(t.contains("partner_membr"), "DataFusion's message is kept: {t}");
+    // a syntax error carries the parser's line
+    std::fs::write(
+        pipeline.join("cooperation_links.sql"),
+        "SELECT reference_year,\n  reporting_member\nFROM FROM enforcement_cases",
+    )
+    .unwrap();
+    let o = fedreport(&["run", "--lake", &lake, "--pipeline", &pipeline.to_string_lossy()]);
+    assert!(text(&o).contains("cooperation_links.sql:3:"), "{}", text(&o));
+}

@@ -128,6 +128,11 @@ fn files(transform: &Transform) -> Vec<GoldenFile> {
         .collect()
 }
 
+/// The golden files as focal points submit them.
+pub fn golden_as_submitted() -> Vec<GoldenFile> {
+    files(&same_name)
+}
+
 fn same_name(_member: &str, name: &str, b: Vec<u8>) -> (String, Vec<u8>) {
     (name.to_string(), b)
 }

@@ -29,14 +29,17 @@ pub struct Snapshot {
 }
 
 impl Snapshot {
-    /// Lake-relative key of a dataset's compacted file.
-    pub fn file(&self, dataset: &str) -> String {
-        format!("snapshots/{}/{dataset}.parquet", self.id)
+    /// Lake-relative folder of a dataset's compacted files (one per year).
+    pub fn folder(&self, dataset: &str) -> String {
+        format!("snapshots/{}/{dataset}/", self.id)
     }
 }
 
+/// Layout of the snapshot files; part of the id so a change of layout never reuses an old snapshot.
+const LAYOUT: &str = "per-dataset-year/1";
+
 fn snapshot_id(keys: &[String]) -> String {
-    sha256_hex(keys.join("\n").as_bytes())[..16].to_string()
+    sha256_hex(format!("{LAYOUT}\n{}", keys.join("\n")).as_bytes())[..16].to_string()
 }
 
 /// Pin the current accepted versions of years up to `up_to` and make (or
@@ -100,11 +103,14 @@ async fn build(
     }
     let total = versions.len();
     let mut inputs = Vec::with_capacity(total);
-    let mut writers: BTreeMap<String, ArrowWriter<Vec<u8>>> = BTreeMap::new();
-    for s in schemas.iter() {
+    // One file per (dataset, year), rows in member order: each file is sorted
+    // by (reference_year, reporting_member), which the engine declares.
+    let mut files: BTreeMap<(String, i32), ArrowWriter<Vec<u8>>> = BTreeMap::new();
+    let new_writer = |dataset: &str| -> Result<ArrowWriter<Vec<u8>>> {
+        let schema = schemas.get(dataset)?.arrow_schema();
         let props = fedreport_contract::template::writer_properties(&BTreeMap::new());
-        writers.insert(s.dataset.clone(), ArrowWriter::try_new(Vec::new(), s.arrow_schema(), Some(props))?);
-    }
+        Ok(ArrowWriter::try_new(Vec::new(), schema, Some(props))?)
+    };
     let mut fetched = futures::stream::iter(versions.into_iter().map(|v| {
         let lake = lake.clone();
         async move {
@@ -127,7 +133,13 @@ async fn build(
                 ),
             });
         }
-        let (rows, md) = copy_into(&bytes, writers.get_mut(&v.dataset), &v.key)?;
+        let slot = (v.dataset.clone(), v.year);
+        if !files.contains_key(&slot) {
+            let w = new_writer(&v.dataset)
+                .map_err(|e| EngineError::Input { key: v.key.clone(), message: e.to_string() })?;
+            files.insert(slot.clone(), w);
+        }
+        let (rows, md) = copy_into(&bytes, files.get_mut(&slot), &v.key)?;
         inputs.push(Input {
             member: v.member.clone(),
             dataset: v.dataset.clone(),
@@ -144,9 +156,15 @@ async fn build(
         progress(done, total);
     }
     let snap = Snapshot { id, inputs };
-    for (dataset, w) in writers {
+    for s in schemas.iter() {
+        // a dataset with no return at all still gets an (empty) file, so its table exists
+        if !files.keys().any(|(d, _)| d == &s.dataset) {
+            files.insert((s.dataset.clone(), 0), new_writer(&s.dataset)?);
+        }
+    }
+    for ((dataset, year), w) in files {
         let bytes = w.into_inner()?;
-        lake.put(&snap.file(&dataset), Bytes::from(bytes)).await?;
+        lake.put(&format!("{}{year}.parquet", snap.folder(&dataset)), Bytes::from(bytes)).await?;
     }
     // The index goes last: a snapshot without it is rebuilt.
     lake.put(&index_key, Bytes::from(serde_json::to_vec_pretty(&snap)?)).await?;

@@ -21,9 +21,13 @@ pub fn runtime_for(lake: &Lake) -> Result<Arc<RuntimeEnv>> {
     Ok(runtime)
 }
 
-/// Session configuration of pipeline runs.
+/// Session configuration of pipeline runs. DataFusion's own settings can be
+/// tuned from the environment (`DATAFUSION_EXECUTION_BATCH_SIZE=…`, see
+/// DataFusion's configuration reference); target partitions and string
+/// types are set here.
 pub fn config(target_partitions: usize) -> SessionConfig {
-    SessionConfig::new()
+    SessionConfig::from_env()
+        .unwrap_or_default()
         .with_target_partitions(target_partitions.max(1))
         .with_information_schema(false)
         // Strings as Utf8View: measured level with DuckDB on this workload.
