@@ -9,6 +9,7 @@ mod faults;
 mod fuzz;
 mod intake;
 mod pipeline;
+mod render;
 mod returns;
 mod writers;
 

@@ -9,6 +9,9 @@ use fedreport_synth::{SynthConfig, generate};
 
 const MARKER: &str = ".fedreport-demo";
 
+/// The example meeting: the fifth Bali Process SOM (Bali, 1 April 2013).
+const SOM5: &str = include_str!("../../../meetings/som5-bali-2013.toml");
+
 /// Parse `2008..2012` (or a single year).
 pub(crate) fn parse_years(s: &str) -> Result<std::ops::RangeInclusive<i32>> {
     let (a, b) = s.split_once("..").unwrap_or((s, s));
@@ -98,7 +101,11 @@ pub(crate) async fn run(out: &Path, years: &str, scale: f64) -> Result<()> {
     print!("{}", crate::headline(&outcome));
     let run_dir = out.join("run");
     crate::copy_run(&outcome, &run_dir)?;
+    let meeting = fedreport_render::Meeting::parse("meetings/som5-bali-2013.toml", SOM5)?;
+    let run = crate::run_data_from_lake(&lake, &outcome.manifest.run_id).await?;
+    crate::write_drafts(&run, &meeting, fedreport_render::embedded_templates(), &out.join("drafts"))?;
     println!("lake:       {}", lake_dir.display());
     println!("indicators: {} (CSV and Parquet, with manifest.json)", run_dir.join("tables").display());
+    println!("drafts:     {} (Markdown and self-contained HTML)", out.join("drafts").display());
     Ok(())
 }

@@ -121,11 +121,31 @@ enum Command {
         /// DataFusion partitions (default: the number of cores).
         #[arg(long)]
         target_partitions: Option<usize>,
+        /// Also render the drafts for this meeting file into --out (or ./drafts).
+        #[arg(long)]
+        meeting: Option<PathBuf>,
         /// Re-execute a past run from its manifest and check the outputs are byte-identical.
         #[arg(long, value_name = "RUN_ID_OR_MANIFEST", conflicts_with_all = ["pipeline", "year", "set", "target_partitions"])]
         replay: Option<String>,
     },
-    /// Run the whole chain on synthetic data: lake, submissions, intake, status, indicators.
+    /// Render the draft Co-Chairs' Statement and ministerial briefing (Markdown and HTML) from a run.
+    Render {
+        /// A run id in the lake (with --lake), or a run folder written by `fedreport run --out`.
+        #[arg(long)]
+        run: String,
+        #[arg(long, env = "FEDREPORT_LAKE")]
+        lake: Option<String>,
+        /// The meeting file (see meetings/som5-bali-2013.toml).
+        #[arg(long)]
+        meeting: PathBuf,
+        /// Folder for the drafts.
+        #[arg(long)]
+        out: PathBuf,
+        /// Template folder (default: the templates shipped with fedreport, as in templates/).
+        #[arg(long)]
+        templates: Option<PathBuf>,
+    },
+    /// Run the whole chain on synthetic data: lake, submissions, intake, status, indicators, drafts.
     Demo {
         /// Folder for the demo lake and outputs.
         #[arg(long, default_value = "demo-out")]
@@ -336,7 +356,7 @@ async fn run(cli: Cli) -> Result<Option<Rejected>> {
             print!("{}", board.to_text());
             Ok(None)
         }
-        Command::Run { lake, pipeline, year, out, set, target_partitions, replay } => {
+        Command::Run { lake, pipeline, year, out, set, target_partitions, meeting, replay } => {
             let lake = Lake::open(&lake)?;
             if let Some(r) = replay {
                 let manifest = fedreport_engine::run::load_manifest(&lake, &r).await?;
@@ -368,6 +388,25 @@ async fn run(cli: Cli) -> Result<Option<Rejected>> {
                 copy_run(&outcome, out)?;
                 println!("tables and manifest copied to {}", out.display());
             }
+            if let Some(meeting) = meeting {
+                let m = fedreport_render::Meeting::load(&meeting)?;
+                let dir = out.map(|o| o.join("drafts")).unwrap_or_else(|| PathBuf::from("drafts"));
+                let run = run_data_from_lake(&lake, &outcome.manifest.run_id).await?;
+                write_drafts(&run, &m, fedreport_render::embedded_templates(), &dir)?;
+            }
+            Ok(None)
+        }
+        Command::Render { run, lake, meeting, out, templates } => {
+            let m = fedreport_render::Meeting::load(&meeting)?;
+            let data = match lake {
+                Some(l) => run_data_from_lake(&Lake::open(&l)?, &run).await?,
+                None => fedreport_render::RunData::from_folder(std::path::Path::new(&run))?,
+            };
+            let templates = match templates {
+                Some(dir) => read_templates(&dir)?,
+                None => fedreport_render::embedded_templates(),
+            };
+            write_drafts(&data, &m, templates, &out)?;
             Ok(None)
         }
         Command::Demo { out, years, scale } => demo::run(&out, &years, scale).await.map(|_| None),
@@ -442,12 +481,13 @@ pub(crate) fn headline(outcome: &fedreport_engine::RunOutcome) -> String {
             .find(|&i| cell(b.column(yi).as_ref(), i) == year)
             .map(|i| cell(b.column(ci).as_ref(), i))
     };
-    if let Some(p) = find("maritime_regional", "persons") {
+    let big = |s: String| s.parse::<i64>().map(fedreport_render::filters::thousands).unwrap_or(s);
+    if let Some(p) = find("maritime_regional", "persons").map(big) {
         out.push_str(&format!(
             "  {year}: {p} persons moved irregularly by sea (change on the previous year: {} per cent; unprecedented: {}); {} dead or missing\n",
             find("maritime_regional", "persons_change_pct").filter(|s| !s.is_empty()).unwrap_or_else(|| "no change figure".into()),
             find("maritime_regional", "unprecedented").unwrap_or_default(),
-            find("maritime_regional", "dead_or_missing").unwrap_or_default()
+            find("maritime_regional", "dead_or_missing").map(big).unwrap_or_default()
         ));
     }
     if let Some(b) = outcome.tables.get("enforcement_regional") {
@@ -467,7 +507,10 @@ pub(crate) fn headline(outcome: &fedreport_engine::RunOutcome) -> String {
             .filter(|&i| cell(b.column(0).as_ref(), i) == year)
             .filter_map(|i| cell(b.column(4).as_ref(), i).parse::<i64>().ok())
             .sum();
-        out.push_str(&format!("  {year}: {total} trafficking victims identified\n"));
+        out.push_str(&format!(
+            "  {year}: {} trafficking victims identified\n",
+            fedreport_render::filters::thousands(total)
+        ));
     }
     if let Some(b) = outcome.tables.get("completeness") {
         let rows: Vec<usize> = (0..b.num_rows()).filter(|&i| cell(b.column(0).as_ref(), i) == year).collect();
@@ -478,6 +521,52 @@ pub(crate) fn headline(outcome: &fedreport_engine::RunOutcome) -> String {
         out.push_str(&format!("  {} warnings (see manifest.json)\n", m.warnings.len()));
     }
     out
+}
+
+/// A run's manifest and published tables, read from the lake.
+pub(crate) async fn run_data_from_lake(lake: &Lake, run_id: &str) -> Result<fedreport_render::RunData> {
+    let folder = format!("runs/{run_id}/");
+    let manifest = lake
+        .get_opt(&format!("{folder}manifest.json"))
+        .await?
+        .with_context(|| format!("no run {run_id} in {}; list the runs under runs/", lake.location()))?;
+    let mut tables = Vec::new();
+    for m in lake.list(&format!("{folder}tables/")).await? {
+        let key = lake.rel(&m.location);
+        if let Some(name) = key.rsplit('/').next().and_then(|f| f.strip_suffix(".parquet")) {
+            tables.push((name.to_string(), lake.get(&key).await?));
+        }
+    }
+    Ok(fedreport_render::RunData::from_parts(&manifest, tables)?)
+}
+
+fn read_templates(dir: &std::path::Path) -> Result<Vec<(String, String)>> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).with_context(|| format!("cannot read templates in {}", dir.display()))? {
+        let p = e?.path();
+        let name = p.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+        if name.ends_with(".j2") {
+            out.push((name, std::fs::read_to_string(&p)?));
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// Render both drafts into `dir` and say where they are.
+pub(crate) fn write_drafts(
+    run: &fedreport_render::RunData,
+    meeting: &fedreport_render::Meeting,
+    templates: Vec<(String, String)>,
+    dir: &std::path::Path,
+) -> Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    for (name, bytes) in fedreport_render::render(run, meeting, templates)? {
+        let path = dir.join(&name);
+        std::fs::write(&path, bytes).with_context(|| format!("cannot write {}", path.display()))?;
+        println!("draft: {}", path.display());
+    }
+    Ok(())
 }
 
 /// Intake with a progress bar.

@@ -12,6 +12,7 @@ use crate::error::{EngineError, Result};
 const SOM: &[(&str, &str)] = &[
     ("pipeline.toml", include_str!("../../../pipelines/som/pipeline.toml")),
     ("capacity_needs_ranked.sql", include_str!("../../../pipelines/som/capacity_needs_ranked.sql")),
+    ("capacity_requests.sql", include_str!("../../../pipelines/som/capacity_requests.sql")),
     ("completeness.sql", include_str!("../../../pipelines/som/completeness.sql")),
     ("cooperation_links.sql", include_str!("../../../pipelines/som/cooperation_links.sql")),
     ("enforcement_by_member.sql", include_str!("../../../pipelines/som/enforcement_by_member.sql")),

@@ -1,0 +1,181 @@
+//! The drafts rendered from the golden lake: snapshots of both documents in
+//! Markdown and HTML (with the run id and hashes redacted, since those change
+//! from run to run), member text never live, byte-identical re-renders, and
+//! the wording rules where data is missing.
+
+use fedreport_render::{Meeting, RunData, embedded_templates, render};
+
+use crate::{block_on, repo};
+
+fn meeting() -> Meeting {
+    Meeting::load(&repo().join("meetings/som5-bali-2013.toml")).expect("the example meeting file is valid")
+}
+
+/// The golden run as the renderer reads it from a run folder.
+fn golden_run(dir: &std::path::Path) -> RunData {
+    let outcome = block_on(async {
+        let lake = crate::pipeline::build_lake(&dir.join("lake"), crate::pipeline::golden_as_submitted()).await;
+        crate::pipeline::run(&lake, 2).await
+    });
+    let out = dir.join("run");
+    std::fs::create_dir_all(out.join("tables")).unwrap();
+    for (name, batch) in &outcome.tables {
+        std::fs::write(
+            out.join("tables").join(format!("{name}.parquet")),
+            fedreport_engine::output::parquet(batch, name).unwrap(),
+        )
+        .unwrap();
+    }
+    std::fs::write(out.join("manifest.json"), serde_json::to_vec_pretty(&outcome.manifest).unwrap()).unwrap();
+    RunData::from_folder(&out).unwrap()
+}
+
+fn redact(s: &str, run_id: &str) -> String {
+    let mut out = s.replace(run_id, "[run id]");
+    // sha256 digests and their prefixes, timestamps of the run
+    let mut result = String::with_capacity(out.len());
+    let mut hex = String::new();
+    for c in out.chars().chain(std::iter::once(' ')) {
+        if c.is_ascii_hexdigit() && !c.is_ascii_uppercase() {
+            hex.push(c);
+        } else {
+            if hex.len() >= 12 && hex.chars().any(|h| h.is_ascii_alphabetic()) {
+                result.push_str("[sha256]");
+            } else {
+                result.push_str(&hex);
+            }
+            hex.clear();
+            result.push(c);
+        }
+    }
+    result.pop();
+    out = result;
+    out
+}
+
+#[test]
+fn drafts_of_the_golden_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = golden_run(dir.path());
+    let id = run.view().id;
+    let created = run.view().created_at;
+    let files = render(&run, &meeting(), embedded_templates()).unwrap();
+    assert_eq!(
+        files.iter().map(|f| f.0.as_str()).collect::<Vec<_>>(),
+        ["cochairs-statement.md", "cochairs-statement.html", "ministerial-briefing.md", "ministerial-briefing.html"]
+    );
+    for (name, bytes) in &files {
+        let text = String::from_utf8(bytes.clone()).unwrap();
+        assert!(text.contains("DRAFT") && text.contains(&id), "{name} says DRAFT and carries the run id");
+        let text = redact(&text.replace(&created, "[created at]"), &id);
+        insta::assert_snapshot!(name.clone(), text);
+    }
+    // the statement states the golden figures, with the rule-chosen words
+    let statement = String::from_utf8(files[0].1.clone()).unwrap();
+    assert!(statement.contains("hosted the fifth Senior Officials Meeting in Bali on 1 April 2013"), "{statement}");
+    assert!(
+        statement.contains("2012 saw unprecedented irregular movements by sea in the region: 145 persons"),
+        "{statement}"
+    );
+    assert!(statement.contains("9 persons were reported dead or missing at sea"), "{statement}");
+    assert!(statement.contains("1 of the 3 reporting members had fully criminalised people smuggling"), "{statement}");
+    // HTML: self-contained, every figure with its source
+    let html = String::from_utf8(files[3].1.clone()).unwrap();
+    for forbidden in ["<script src", "<link ", "http://", "https://", "@import", "url("] {
+        assert!(
+            !html.replace("http://www.w3.org/2000/svg", "").contains(forbidden),
+            "the HTML fetches nothing: found {forbidden}"
+        );
+    }
+    assert!(html.contains("<svg"), "charts are inline SVG");
+    assert!(
+        html.contains("title=\"maritime_regional (reference_year = 2012, persons) — run"),
+        "figures carry their source"
+    );
+    assert!(html.contains("@page { size: A4"), "A4 print stylesheet");
+}
+
+#[test]
+fn member_text_is_never_live_markup() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = golden_run(dir.path());
+    let files = render(&run, &meeting(), embedded_templates()).unwrap();
+    let md = String::from_utf8(files[2].1.clone()).unwrap();
+    let html = String::from_utf8(files[3].1.clone()).unwrap();
+    // the golden IDN need: <script>alert('x')</script> **bold** [link](http://example.invalid)
+    assert!(html.contains("&lt;script&gt;alert("), "escaped in HTML");
+    assert!(!html.contains("<script>alert"), "never live in HTML");
+    assert!(md.contains("&lt;script&gt;alert"), "{md}");
+    assert!(!md.contains("<script>") && !md.contains("**bold**") && !md.contains("[link](http"), "inert in Markdown");
+    assert!(md.contains("\\*\\*bold\\*\\*"));
+}
+
+#[test]
+fn rendering_the_same_run_twice_gives_the_same_bytes() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = golden_run(dir.path());
+    let a = render(&run, &meeting(), embedded_templates()).unwrap();
+    let b = render(&RunData::from_folder(&dir.path().join("run")).unwrap(), &meeting(), embedded_templates()).unwrap();
+    assert_eq!(a, b);
+}
+
+#[test]
+fn missing_data_gives_drafting_notes_not_zeros() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut run = golden_run(dir.path());
+    // no member reported maritime movements or victims for 2012
+    for t in ["maritime_regional", "maritime_by_member", "victims_regional"] {
+        let table = run.tables.get_mut(t).unwrap();
+        table.rows.retain(|r| r[0] != 2012);
+    }
+    let files = render(&run, &meeting(), embedded_templates()).unwrap();
+    let statement = String::from_utf8(files[0].1.clone()).unwrap();
+    assert!(
+        statement.contains("Drafting note for the secretariat:** No member reported maritime movements for 2012"),
+        "{statement}"
+    );
+    assert!(!statement.contains("dead or missing at sea"), "no sea sentence without data");
+    assert!(statement.contains("No member reported identified trafficking victims for 2012"), "{statement}");
+    // a year with no earlier year: no trend word at all
+    let mut first = golden_run(dir.path().join("again").as_path());
+    let table = first.tables.get_mut("maritime_regional").unwrap();
+    table.rows.retain(|r| r[0] == 2012);
+    let i = table.columns.iter().position(|c| c == "persons_change_pct").unwrap();
+    let u = table.columns.iter().position(|c| c == "unprecedented").unwrap();
+    table.rows[0][i] = serde_json::Value::Null;
+    table.rows[0][u] = serde_json::Value::Bool(false);
+    let files = render(&first, &meeting(), embedded_templates()).unwrap();
+    let statement = String::from_utf8(files[0].1.clone()).unwrap();
+    assert!(
+        !statement.contains("unprecedented")
+            && !statement.contains("increased by")
+            && !statement.contains("decreased by"),
+        "{statement}"
+    );
+    assert!(statement.contains("There are no comparable figures for 2011"), "{statement}");
+}
+
+#[test]
+fn a_template_naming_a_missing_value_fails_loudly() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = golden_run(dir.path());
+    let mut templates = embedded_templates();
+    for t in templates.iter_mut().filter(|t| t.0 == "statement.md.j2") {
+        t.1.push_str("{{ facts.no_such_fact }}");
+    }
+    let e = render(&run, &meeting(), templates).unwrap_err().to_string();
+    assert!(e.contains("statement.md.j2") && e.contains("undefined"), "{e}");
+}
+
+#[test]
+fn meeting_files_are_checked_with_the_field_named() {
+    let text = std::fs::read_to_string(repo().join("meetings/som5-bali-2013.toml")).unwrap();
+    let bad = text.replace("co_chairs = [\"IDN\", \"AUS\"]", "co_chairs = [\"IDN\", \"XXX\"]");
+    let e = Meeting::parse("m.toml", &bad).unwrap_err().to_string();
+    assert!(e.contains("co_chairs") && e.contains("XXX"), "{e}");
+    let bad = text.replace("kind = \"report\"", "kind = \"speech\"");
+    let e = Meeting::parse("m.toml", &bad).unwrap_err().to_string();
+    assert!(e.contains("kind must be recommendation or report"), "{e}");
+    let bad = text.replace("date = 2013-04-01", "date = \"1/4/2013\"");
+    assert!(Meeting::parse("m.toml", &bad).is_err());
+}
