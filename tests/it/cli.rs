@@ -141,6 +141,44 @@ fn run_writes_tables_and_replay_is_byte_identical() {
     assert_eq!(manifest["inputs"].as_array().unwrap().len(), 21);
     assert!(out.join("tables/maritime_regional.csv").exists() && out.join("tables/completeness.parquet").exists());
     assert!(!out.join("tables/victims_counts.csv").exists(), "internal tables are never written");
+    // the drafts, from the run folder and from the lake
+    let meeting = repo().join("meetings/som5-bali-2013.toml").to_string_lossy().to_string();
+    let drafts = dir.path().join("drafts");
+    let o = fedreport(&[
+        "render",
+        "--run",
+        &out.to_string_lossy(),
+        "--meeting",
+        &meeting,
+        "--out",
+        &drafts.to_string_lossy(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let from_folder = std::fs::read(drafts.join("cochairs-statement.md")).unwrap();
+    let o = fedreport(&[
+        "render",
+        "--lake",
+        &lake,
+        "--run",
+        &run_id,
+        "--meeting",
+        &meeting,
+        "--out",
+        &drafts.to_string_lossy(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(std::fs::read(drafts.join("cochairs-statement.md")).unwrap(), from_folder, "same run, same bytes");
+    let o = fedreport(&[
+        "run",
+        "--lake",
+        &lake,
+        "--out",
+        &dir.path().join("out2").to_string_lossy(),
+        "--meeting",
+        &meeting,
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(dir.path().join("out2/drafts/ministerial-briefing.html").exists(), "{}", text(&o));
     let o = fedreport(&["run", "--lake", &lake, "--replay", &run_id]);
     assert!(o.status.success(), "{}", text(&o));
     assert!(text(&o).contains("byte-identical"), "{}", text(&o));

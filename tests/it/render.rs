@@ -179,3 +179,42 @@ fn meeting_files_are_checked_with_the_field_named() {
     let bad = text.replace("date = 2013-04-01", "date = \"1/4/2013\"");
     assert!(Meeting::parse("m.toml", &bad).is_err());
 }
+
+/// Headless Chromium loads the HTML with the network closed to it, logs no
+/// console error and no refused request, and prints it to PDF. Skipped (with a
+/// message) only where Chromium is not installed and the test command did not
+/// ask for it (`FEDREPORT_REQUIRE_CHROMIUM=1`, which `scripts/test` sets once
+/// it has installed Chromium).
+#[test]
+fn html_loads_offline_without_errors_and_prints_to_pdf() {
+    let Some(chromium) = fedreport_render::pdf::find_chromium() else {
+        assert!(std::env::var_os("FEDREPORT_REQUIRE_CHROMIUM").is_none(), "Chromium is required but not installed");
+        eprintln!("SKIPPED html_loads_offline…: no Chromium on this machine (apt-get install chromium)");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let run = golden_run(dir.path());
+    for (name, bytes) in render(&run, &meeting(), embedded_templates()).unwrap() {
+        if !name.ends_with(".html") {
+            continue;
+        }
+        let html = dir.path().join(&name);
+        std::fs::write(&html, bytes).unwrap();
+        let pdf = html.with_extension("pdf");
+        let log = fedreport_render::pdf::print_to_pdf(&chromium, &html, &pdf).unwrap();
+        let pdf_bytes = std::fs::read(&pdf).unwrap();
+        assert!(pdf_bytes.starts_with(b"%PDF") && pdf_bytes.len() > 5_000, "{name}: a real PDF");
+        assert_eq!(fedreport_render::pdf::console_messages(&log), Vec::<String>::new(), "{name}: console messages");
+        assert_eq!(fedreport_render::pdf::page_requests(&log), Vec::<String>::new(), "{name}: network requests");
+    }
+    // the check itself sees a page that logs an error and fetches an image
+    let bad = dir.path().join("bad.html");
+    std::fs::write(
+        &bad,
+        "<html><body><script>console.error('boom')</script><img src='http://example.invalid/a.png'></body></html>",
+    )
+    .unwrap();
+    let log = fedreport_render::pdf::print_to_pdf(&chromium, &bad, &bad.with_extension("pdf")).unwrap();
+    assert_eq!(fedreport_render::pdf::console_messages(&log).len(), 1, "{log}");
+    assert_eq!(fedreport_render::pdf::page_requests(&log), vec!["http://example.invalid/a.png".to_string()], "{log}");
+}

@@ -144,6 +144,9 @@ enum Command {
         /// Template folder (default: the templates shipped with fedreport, as in templates/).
         #[arg(long)]
         templates: Option<PathBuf>,
+        /// Also print each HTML draft to PDF with headless Chromium (must be installed).
+        #[arg(long)]
+        pdf: bool,
     },
     /// Run the whole chain on synthetic data: lake, submissions, intake, status, indicators, drafts.
     Demo {
@@ -396,7 +399,7 @@ async fn run(cli: Cli) -> Result<Option<Rejected>> {
             }
             Ok(None)
         }
-        Command::Render { run, lake, meeting, out, templates } => {
+        Command::Render { run, lake, meeting, out, templates, pdf } => {
             let m = fedreport_render::Meeting::load(&meeting)?;
             let data = match lake {
                 Some(l) => run_data_from_lake(&Lake::open(&l)?, &run).await?,
@@ -407,6 +410,16 @@ async fn run(cli: Cli) -> Result<Option<Rejected>> {
                 None => fedreport_render::embedded_templates(),
             };
             write_drafts(&data, &m, templates, &out)?;
+            if pdf {
+                let chromium = fedreport_render::pdf::find_chromium()
+                    .context("--pdf needs Chromium: install Debian's chromium package or set FEDREPORT_CHROMIUM")?;
+                for (_, file) in fedreport_render::OUTPUTS.iter().filter(|(_, f)| f.ends_with(".html")) {
+                    let html = out.join(file);
+                    let target = html.with_extension("pdf");
+                    fedreport_render::pdf::print_to_pdf(&chromium, &html, &target)?;
+                    println!("draft: {}", target.display());
+                }
+            }
             Ok(None)
         }
         Command::Demo { out, years, scale } => demo::run(&out, &years, scale).await.map(|_| None),

@@ -12,6 +12,7 @@ pub mod error;
 pub mod facts;
 pub mod filters;
 pub mod meeting;
+pub mod pdf;
 pub mod run;
 
 use std::collections::BTreeMap;
