@@ -20,7 +20,20 @@ fn fixture(rel: &str) -> String {
 
 #[test]
 fn every_verb_has_help() {
-    for verb in ["schema", "template", "validate", "convert", "submit", "intake", "receipts", "status", "demo"] {
+    for verb in [
+        "schema",
+        "template",
+        "validate",
+        "convert",
+        "submit",
+        "intake",
+        "receipts",
+        "status",
+        "run",
+        "render",
+        "access-policy",
+        "demo",
+    ] {
         let o = fedreport(&[verb, "--help"]);
         assert!(o.status.success(), "{verb} --help: {}", text(&o));
         assert!(text(&o).contains("Usage: fedreport"), "{verb}");
@@ -216,4 +229,22 @@ fn a_broken_sql_file_is_reported_with_its_file_and_line() {
     .unwrap();
     let o = fedreport(&["run", "--lake", &lake, "--pipeline", &pipeline.to_string_lossy()]);
     assert!(text(&o).contains("cooperation_links.sql:3:"), "{}", text(&o));
+}
+
+#[test]
+fn access_policy_for_a_member() {
+    let o = fedreport(&[
+        "access-policy",
+        "--lake",
+        "s3://bali-returns/lake",
+        "--member",
+        "AUS",
+        "--principal",
+        "arn:aws:iam::123456789012:role/aus",
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let p: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(p["Statement"][0]["Resource"], "arn:aws:s3:::bali-returns/lake/inbox/AUS/*");
+    let o = fedreport(&["access-policy", "--lake", "/tmp/x", "--member", "AUS", "--principal", "p"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
 }

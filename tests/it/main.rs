@@ -11,6 +11,7 @@ mod intake;
 mod pipeline;
 mod render;
 mod returns;
+mod s3;
 mod writers;
 
 use std::path::PathBuf;

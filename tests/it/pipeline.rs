@@ -25,7 +25,7 @@ fn golden() -> PathBuf {
     repo().join("tests/golden")
 }
 
-fn dataset_of(file: &str) -> &'static str {
+pub fn dataset_of(file: &str) -> &'static str {
     match file.split('_').next().unwrap_or("") {
         "maritime" => "maritime_movements",
         "enforcement" => "enforcement_cases",
@@ -36,7 +36,7 @@ fn dataset_of(file: &str) -> &'static str {
     }
 }
 
-fn year_of(file: &str) -> i32 {
+pub fn year_of(file: &str) -> i32 {
     file.split(['_', '.']).find_map(|p| p.parse().ok()).expect("a year in the golden file name")
 }
 

@@ -148,6 +148,17 @@ enum Command {
         #[arg(long)]
         pdf: bool,
     },
+    /// Print the S3 bucket policy that lets a member's focal-point role write only its own inbox and read only its own receipts.
+    AccessPolicy {
+        /// The lake (an s3:// URL).
+        #[arg(long, env = "FEDREPORT_LAKE")]
+        lake: String,
+        #[arg(long)]
+        member: String,
+        /// The focal point's IAM principal, e.g. arn:aws:iam::123456789012:role/bali-focal-point-aus.
+        #[arg(long)]
+        principal: String,
+    },
     /// Run the whole chain on synthetic data: lake, submissions, intake, status, indicators, drafts.
     Demo {
         /// Folder for the demo lake and outputs.
@@ -305,8 +316,12 @@ async fn run(cli: Cli) -> Result<Option<Rejected>> {
                 summary.decisions.iter().filter(|d| d.status == fedreport_store::Status::Rejected && !d.already_decided)
             {
                 println!(
-                    "  rejected {} from {} ({} errors): fedreport receipts --member {} {}",
-                    d.inbox_key, d.member, d.errors, d.member, d.submission_id
+                    "  rejected {} from {} ({}): fedreport receipts --member {} {}",
+                    d.inbox_key,
+                    d.member,
+                    fedreport_contract::finding::plural(d.errors, "error"),
+                    d.member,
+                    d.submission_id
                 );
             }
             Ok(None)
@@ -420,6 +435,12 @@ async fn run(cli: Cli) -> Result<Option<Rejected>> {
                     println!("draft: {}", target.display());
                 }
             }
+            Ok(None)
+        }
+        Command::AccessPolicy { lake, member, principal } => {
+            let lake = Lake::open(&lake)?;
+            let policy = fedreport_store::policy::s3_member_policy(&lake, &member, &principal)?;
+            println!("{}", serde_json::to_string_pretty(&policy)?);
             Ok(None)
         }
         Command::Demo { out, years, scale } => demo::run(&out, &years, scale).await.map(|_| None),

@@ -14,6 +14,7 @@ pub mod error;
 pub mod intake;
 pub mod lake;
 pub mod layout;
+pub mod policy;
 pub mod receipt;
 pub mod status;
 pub mod submit;
