@@ -530,7 +530,7 @@ pub(crate) fn headline(outcome: &fedreport_engine::RunOutcome) -> String {
             if cell(b.column(yi).as_ref(), i) == year {
                 out.push_str(&format!(
                     "  {year}: {} {} cases\n",
-                    cell(b.column(ci).as_ref(), i),
+                    big(cell(b.column(ci).as_ref(), i)),
                     cell(b.column(oi).as_ref(), i).replace('_', " ")
                 ));
             }

@@ -504,7 +504,8 @@ impl<'a> Run<'a> {
     }
 
     fn identity(&mut self, arrays: &[Option<ArrayRef>], offset: u64) {
-        let reg = self.v.registry.clone();
+        let v = self.v;
+        let reg = &v.registry;
         if let Some(d) = self.schema.columns.iter().position(|c| c.identity == Some(Identity::Member))
             && let Some(arr) = &arrays[d]
         {
@@ -519,7 +520,7 @@ impl<'a> Run<'a> {
                 match &self.member {
                     None => {
                         self.member = Some(v.to_string());
-                        self.first_member(v, row, &name, &reg);
+                        self.first_member(v, row, &name, reg);
                     }
                     Some(m) if m != v && self.other_members.insert(v.to_string()) => {
                         self.collector.push(

@@ -8,7 +8,6 @@ use serde_json::Value;
 
 use crate::error::Result;
 use crate::filters::{join_and, per_cent, thousands};
-use crate::meeting::Meeting;
 use crate::run::RunData;
 
 /// How sea movements changed, as words.
@@ -141,7 +140,7 @@ fn area_words(a: &str) -> String {
 
 impl Facts {
     /// Work out the facts of a run.
-    pub fn from_run(run: &RunData, meeting: &Meeting) -> Result<Facts> {
+    pub fn from_run(run: &RunData) -> Result<Facts> {
         let y = run.year();
         let year = Value::from(y);
         let mut notes = Vec::new();
@@ -363,7 +362,6 @@ impl Facts {
             completeness.accepted, completeness.expected, completeness.on_time
         ));
         key_messages.truncate(5);
-        let _ = meeting;
         Ok(Facts {
             year: y,
             sea,

@@ -81,7 +81,7 @@ pub struct Context {
 /// Render every document: (file name, bytes), in a fixed order.
 pub fn render(run: &RunData, meeting: &Meeting, templates: Vec<(String, String)>) -> Result<Vec<(String, Vec<u8>)>> {
     let env = environment(templates)?;
-    let facts = facts::Facts::from_run(run, meeting)?;
+    let facts = facts::Facts::from_run(run)?;
     let charts = charts::all(run, &facts)?;
     let ctx = Context { meeting: meeting.view(), run: run.view(), facts, charts, tables: run.tables.clone() };
     let mut out = Vec::new();
