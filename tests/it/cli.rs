@@ -248,3 +248,36 @@ fn access_policy_for_a_member() {
     let o = fedreport(&["access-policy", "--lake", "/tmp/x", "--member", "AUS", "--principal", "p"]);
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
 }
+
+#[test]
+fn demo_runs_the_whole_chain_and_refuses_a_foreign_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("demo");
+    let o = fedreport(&["demo", "--out", &out.to_string_lossy(), "--years", "2011..2012", "--scale", "0.3"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let t = text(&o);
+    assert!(t.contains("rejected with receipts") && t.contains("1 identical resubmissions"), "{t}");
+    assert!(t.contains("Reporting completeness 2012") && t.contains("persons moved irregularly by sea"), "{t}");
+    for f in [
+        "drafts/cochairs-statement.md",
+        "drafts/ministerial-briefing.html",
+        "run/manifest.json",
+        "run/tables/quality_flags.csv",
+    ] {
+        assert!(out.join(f).exists(), "{f}");
+    }
+    // running it again replaces the demo; a folder it did not make is left alone
+    assert!(
+        fedreport(&["demo", "--out", &out.to_string_lossy(), "--years", "2012..2012", "--scale", "0.1"])
+            .status
+            .success()
+    );
+    let other = dir.path().join("mine");
+    std::fs::create_dir_all(&other).unwrap();
+    std::fs::write(other.join("keep.txt"), "mine").unwrap();
+    let o = fedreport(&["demo", "--out", &other.to_string_lossy()]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert_eq!(std::fs::read_to_string(other.join("keep.txt")).unwrap(), "mine");
+    let o = fedreport(&["demo", "--out", &out.to_string_lossy(), "--years", "2012..2008"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+}
