@@ -36,6 +36,11 @@ async fn keys(lake: &Lake, prefix: &str) -> Vec<String> {
     lake.list(prefix).await.unwrap().iter().map(|m| lake.rel(&m.location)).collect()
 }
 
+/// The version objects of the lake (without the claims that reserve their numbers).
+async fn versions(lake: &Lake) -> Vec<String> {
+    keys(lake, "accepted/").await.into_iter().filter(|k| k.ends_with(".parquet")).collect()
+}
+
 #[test]
 fn same_bytes_twice_make_one_version() {
     block_on(async {
@@ -50,7 +55,7 @@ fn same_bytes_twice_make_one_version() {
         assert_eq!(sum.decisions.len(), 2);
         assert_eq!(sum.new_versions(), 1);
         assert_eq!(sum.duplicates(), 1);
-        assert_eq!(keys(&lake, "accepted/").await, vec!["accepted/maritime_movements/2012/AUS/v000001.parquet"]);
+        assert_eq!(versions(&lake).await, vec!["accepted/maritime_movements/2012/AUS/v000001.parquet"]);
         assert!(keys(&lake, "inbox/").await.is_empty());
         let rs = receipt::list(&lake, Some("AUS")).await.unwrap();
         assert_eq!(rs.len(), 2);
@@ -75,7 +80,7 @@ fn a_resubmission_is_version_2_and_version_1_is_kept() {
         let sum = run(&lake).await;
         assert_eq!(sum.decisions[0].version, Some(2));
         assert_eq!(
-            keys(&lake, "accepted/").await,
+            versions(&lake).await,
             vec![
                 "accepted/maritime_movements/2011/IDN/v000001.parquet",
                 "accepted/maritime_movements/2011/IDN/v000002.parquet"

@@ -12,7 +12,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand, ValueEnum};
 use fedreport_contract::{Expected, Schemas, ValidateOptions, Validator, template};
-use fedreport_store::{Board, Lake, intake, receipt, submit};
+use fedreport_store::{Board, Lake, intake, receipt};
 
 /// Federated reporting for regional consultative processes: validate,
 /// submit and take in standard returns, compute regional indicators and
@@ -281,12 +281,18 @@ async fn run(cli: Cli) -> Result<Option<Rejected>> {
         Command::Submit { file, lake, member, dataset, year } => {
             let lake = Lake::open(&lake)?;
             let validator = Validator::new(ValidateOptions::default());
-            let bytes = std::fs::read(&file).with_context(|| format!("cannot read {file}"))?;
-            let name = std::path::Path::new(&file)
-                .file_name()
-                .map(|n| n.to_string_lossy().to_string())
-                .unwrap_or(file.clone());
-            let s = submit(&lake, &validator, bytes.into(), &name, &member, dataset.as_deref(), year).await?;
+            let (store, path, name) = fedreport_store::lake::open_file(&file)?;
+            let s = fedreport_store::submit_object(
+                &lake,
+                &validator,
+                store,
+                &path,
+                &name,
+                &member,
+                dataset.as_deref(),
+                year,
+            )
+            .await?;
             match s.submission {
                 Some((id, key)) => {
                     println!(

@@ -14,11 +14,13 @@
 //! create of `v{n}` can succeed; the loser re-reads the slot and retries.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
 use bytes::Bytes;
 use chrono::{DateTime, SecondsFormat, Utc};
 use fedreport_contract::{Expected, Validator, template};
+use object_store::ObjectStoreExt;
+use parquet::arrow::ArrowWriter;
+use parquet::file::metadata::KeyValue;
 
 use crate::error::{Result, StoreError};
 use crate::lake::{Created, Lake};
@@ -116,8 +118,8 @@ async fn decide(
     let member = parts[1].to_string();
     let file = parts[parts.len() - 1].to_string();
     // The file may already be gone: another intake took it.
-    let Some(bytes) = lake.get_opt(key).await? else { return Ok(None) };
-    let sha = layout::sha256_hex(&bytes);
+    let path = lake.path(key);
+    let Some((sha, size)) = hash_object(lake, &path).await? else { return Ok(None) };
     let datasets: Vec<&str> = validator.schemas().names().collect();
     let mut name = SubmissionName::parse(key, &datasets);
 
@@ -148,20 +150,25 @@ async fn decide(
         }
     }
 
+    // Validate straight from the store (Parquet is read by ranges) while the
+    // canonical rows go to a local temporary file: memory stays bounded by a
+    // row group, whatever the size of the return.
     let expected = Expected { dataset: name.dataset.clone(), member: Some(member.clone()), year: name.year };
-    let validator = validator.clone();
-    let mut batches = Vec::new();
-    let validated = {
-        let store = Arc::new(object_store::memory::InMemory::new());
-        let p = object_store::path::Path::from("input");
-        object_store::ObjectStoreExt::put(store.as_ref(), &p, bytes.clone().into()).await?;
-        validator
-            .validate(store, &p, &file, &expected, |b| {
-                batches.push(b);
-                Ok(())
-            })
-            .await
-    };
+    let scratch = Scratch::new(&name.id)?;
+    let mut writer: Option<ArrowWriter<std::fs::File>> = None;
+    let validated = validator
+        .validate(lake.store(), &path, &file, &expected, |b| {
+            if writer.is_none() {
+                let f = std::fs::File::create(&scratch.path).map_err(|source| {
+                    fedreport_contract::ContractError::Io { path: scratch.path.display().to_string(), source }
+                })?;
+                writer =
+                    Some(ArrowWriter::try_new(f, b.schema(), Some(template::writer_properties(&BTreeMap::new())))?);
+            }
+            writer.as_mut().expect("created above").write(&b)?;
+            Ok(())
+        })
+        .await;
     let mut report = validated.report;
     report.findings.truncate(opts.max_findings);
     let received_at = rfc3339(received);
@@ -174,7 +181,7 @@ async fn decide(
         file: file.clone(),
         format: report.format.clone(),
         sha256: sha.clone(),
-        size: bytes.len() as u64,
+        size,
         rows: report.rows,
         schema_version: report.schema_version.clone(),
         received_at: received_at.clone(),
@@ -199,21 +206,42 @@ async fn decide(
             md.insert(meta::RECEIVED_AT.to_string(), received_at.clone());
             md.insert(meta::SCHEMA_VERSION.to_string(), schema.schema_version.clone());
             md.insert(meta::ROWS.to_string(), report.rows.to_string());
+            let mut writer = match writer {
+                Some(w) => w,
+                None => {
+                    // a zero-row return: an empty file with the canonical schema
+                    let f = std::fs::File::create(&scratch.path)
+                        .map_err(|source| StoreError::Invalid(format!("{}: {source}", scratch.path.display())))?;
+                    ArrowWriter::try_new(f, schema.arrow_schema(), Some(template::writer_properties(&BTreeMap::new())))
+                        .map_err(fedreport_contract::ContractError::from)?
+                }
+            };
             let (version, duplicate, stored) =
-                store_version(lake, &schema.dataset, year, &member, &name.id, &sha, |n| {
-                    let mut md = md.clone();
-                    md.insert(meta::VERSION.to_string(), n.to_string());
-                    Ok(Bytes::from(template::parquet_bytes(schema.arrow_schema(), &batches, &md)?))
-                })
-                .await?;
+                claim_version(lake, &schema.dataset, year, &member, &name.id, &sha).await?;
+            if !duplicate && !version_written(lake, &stored, &name.id).await? {
+                md.insert(meta::VERSION.to_string(), version.to_string());
+                for (k, v) in &md {
+                    writer.append_key_value_metadata(KeyValue::new(k.clone(), v.clone()));
+                }
+                writer.close().map_err(fedreport_contract::ContractError::from)?;
+                upload(lake, &stored, &scratch.path).await?;
+            }
             rec.version = Some(version);
             rec.duplicate = duplicate;
             rec.stored_as = Some(stored);
         }
         _ => {
+            drop(writer);
             rec.status = Status::Rejected;
             let k = layout::rejected_key(&member, &name.id, &file);
-            lake.put_new(&k, bytes.clone()).await?;
+            // Kept byte for byte, copied inside the store. If the inbox object
+            // vanished while it was being read, another intake took it (and
+            // decides it): this one was reading a file that went away.
+            match lake.store().copy(&path, &lake.path(&k)).await {
+                Ok(()) => {}
+                Err(object_store::Error::NotFound { .. }) => return Ok(None),
+                Err(e) => return Err(e.into()),
+            }
             rec.stored_as = Some(k);
         }
     }
@@ -239,16 +267,20 @@ async fn decide(
     }))
 }
 
-/// Create the next version of a slot, or find the one this submission (or
-/// identical bytes) already made. Returns (version, duplicate, key).
-async fn store_version(
+/// Take the version number this submission's data goes to. A version
+/// number is taken by creating `v{n}.claim` (holding the submission id) with
+/// a conditional create, so two intakes can never give one number to two
+/// submissions; only the claim's holder then writes `v{n}.parquet`. Returns
+/// (version, duplicate, key of the version): an existing version when this
+/// submission already has one (an earlier intake stopped half-way) or when its
+/// bytes are those of the current version (a duplicate, no new number).
+async fn claim_version(
     lake: &Lake,
     dataset: &str,
     year: i32,
     member: &str,
     submission_id: &str,
     sha: &str,
-    make: impl Fn(u32) -> Result<Bytes>,
 ) -> Result<(u32, bool, String)> {
     loop {
         let versions = slot_versions(lake, dataset, year, member, true).await?;
@@ -262,12 +294,110 @@ async fn store_version(
         {
             return Ok((cur.version, true, cur.key.clone()));
         }
-        let next = versions.last().map_or(1, |v| v.version + 1);
-        let key = layout::version_key(dataset, year, member, next);
-        match lake.put_new(&key, make(next)?).await? {
-            Created::Written => return Ok((next, false, key)),
-            Created::AlreadyExists => continue, // lost a race: re-read the slot
+        let claims = slot_claims(lake, dataset, year, member).await?;
+        if let Some((n, _)) = claims.iter().find(|(_, owner)| owner == submission_id) {
+            return Ok((*n, false, layout::version_key(dataset, year, member, *n)));
         }
+        let next = versions.iter().map(|v| v.version).chain(claims.iter().map(|c| c.0)).max().unwrap_or(0) + 1;
+        let claim = layout::claim_key(dataset, year, member, next);
+        if lake.put_new(&claim, Bytes::from(submission_id.to_string())).await? == Created::Written {
+            return Ok((next, false, layout::version_key(dataset, year, member, next)));
+        }
+        // lost a race for this number: look again
+    }
+}
+
+/// The claims of a slot: (version, submission id).
+async fn slot_claims(lake: &Lake, dataset: &str, year: i32, member: &str) -> Result<Vec<(u32, String)>> {
+    let mut out = Vec::new();
+    for m in lake.list(&layout::slot(dataset, year, member)).await? {
+        let key = lake.rel(&m.location);
+        if let Some(n) = key.rsplit('/').next().and_then(layout::parse_claim) {
+            let owner = lake.get(&key).await?;
+            out.push((n, String::from_utf8_lossy(&owner).to_string()));
+        }
+    }
+    Ok(out)
+}
+
+/// Whether the version object exists and was written for this submission.
+async fn version_written(lake: &Lake, key: &str, submission_id: &str) -> Result<bool> {
+    match lake.head(key).await {
+        Ok(m) => Ok(footer(lake, &m.location, m.size).await?.get(meta::SUBMISSION_ID).map(String::as_str)
+            == Some(submission_id)),
+        Err(StoreError::ObjectStore(object_store::Error::NotFound { .. })) => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+/// Above this size a file is uploaded in parts.
+pub(crate) const MULTIPART_FROM: u64 = 16 * 1024 * 1024;
+/// Part size of multipart uploads.
+pub(crate) const PART: usize = 8 * 1024 * 1024;
+
+/// Upload a local file to a lake key: one put, or a multipart upload for
+/// large files (memory bounded by a few parts).
+pub async fn upload(lake: &Lake, key: &str, file: &std::path::Path) -> Result<()> {
+    use tokio::io::AsyncReadExt;
+    let io = |source: std::io::Error| StoreError::Invalid(format!("{}: {source}", file.display()));
+    let size = tokio::fs::metadata(file).await.map_err(io)?.len();
+    if size <= MULTIPART_FROM {
+        let bytes = tokio::fs::read(file).await.map_err(io)?;
+        return lake.put(key, Bytes::from(bytes)).await;
+    }
+    let upload = lake.store().put_multipart(&lake.path(key)).await?;
+    let mut parts = object_store::WriteMultipart::new_with_chunk_size(upload, PART);
+    let mut f = tokio::fs::File::open(file).await.map_err(io)?;
+    let mut buf = vec![0u8; PART];
+    loop {
+        let n = f.read(&mut buf).await.map_err(io)?;
+        if n == 0 {
+            break;
+        }
+        parts.wait_for_capacity(4).await?;
+        parts.write(&buf[..n]);
+    }
+    parts.finish().await?;
+    Ok(())
+}
+
+/// sha256 and size of an object, streamed; `None` when it is gone.
+async fn hash_object(lake: &Lake, path: &object_store::path::Path) -> Result<Option<(String, u64)>> {
+    use futures::StreamExt;
+    use sha2::Digest;
+    let got = match lake.store().get(path).await {
+        Ok(g) => g,
+        Err(object_store::Error::NotFound { .. }) => return Ok(None),
+        Err(e) => return Err(e.into()),
+    };
+    let mut stream = got.into_stream();
+    let mut hasher = sha2::Sha256::new();
+    let mut size = 0u64;
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk?;
+        size += chunk.len() as u64;
+        hasher.update(&chunk);
+    }
+    Ok(Some((hex::encode(hasher.finalize()), size)))
+}
+
+/// A local scratch file for a canonical version, removed when dropped.
+struct Scratch {
+    path: std::path::PathBuf,
+}
+
+impl Scratch {
+    fn new(id: &str) -> Result<Scratch> {
+        let dir = std::env::temp_dir().join("fedreport-intake");
+        std::fs::create_dir_all(&dir).map_err(|e| StoreError::Invalid(format!("{}: {e}", dir.display())))?;
+        let unique = uuid::Uuid::new_v4().simple().to_string();
+        Ok(Scratch { path: dir.join(format!("{id}-{unique}.parquet")) })
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
     }
 }
 

@@ -50,6 +50,16 @@ pub fn version_key(dataset: &str, year: i32, member: &str, version: u32) -> Stri
     format!("{}v{version:06}.parquet", slot(dataset, year, member))
 }
 
+/// Key of the claim that reserves a version number for one submission.
+pub fn claim_key(dataset: &str, year: i32, member: &str, version: u32) -> String {
+    format!("{}v{version:06}.claim", slot(dataset, year, member))
+}
+
+/// Version number of a claim's file name.
+pub fn parse_claim(file: &str) -> Option<u32> {
+    file.strip_prefix('v')?.strip_suffix(".claim")?.parse().ok()
+}
+
 /// Version number of a version key's file name.
 pub fn parse_version(file: &str) -> Option<u32> {
     file.strip_prefix('v')?.strip_suffix(".parquet")?.parse().ok()

@@ -25,4 +25,4 @@ pub use lake::{Lake, build_store};
 pub use layout::{SubmissionName, VersionInfo};
 pub use receipt::{Receipt, Status};
 pub use status::{Board, CellState, current_versions};
-pub use submit::{Submitted, submit};
+pub use submit::{Submitted, submit, submit_object};
