@@ -289,14 +289,16 @@ async fn claim_version(
         {
             return Ok((v.version, false, v.key.clone()));
         }
+        // A claim of ours without its version: finish it (before the duplicate
+        // check, so a claimed number is never left without its version).
+        let claims = slot_claims(lake, dataset, year, member).await?;
+        if let Some((n, _)) = claims.iter().find(|(_, owner)| owner == submission_id) {
+            return Ok((*n, false, layout::version_key(dataset, year, member, *n)));
+        }
         if let Some(cur) = versions.last()
             && cur.metadata.get(meta::SOURCE_SHA256).map(String::as_str) == Some(sha)
         {
             return Ok((cur.version, true, cur.key.clone()));
-        }
-        let claims = slot_claims(lake, dataset, year, member).await?;
-        if let Some((n, _)) = claims.iter().find(|(_, owner)| owner == submission_id) {
-            return Ok((*n, false, layout::version_key(dataset, year, member, *n)));
         }
         let next = versions.iter().map(|v| v.version).chain(claims.iter().map(|c| c.0)).max().unwrap_or(0) + 1;
         let claim = layout::claim_key(dataset, year, member, next);
