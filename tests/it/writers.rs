@@ -3,7 +3,6 @@
 //! (committed, made by `tests/returns/writers/make.py`), and arrow-rs
 //! variants of every lenient type conversion, compression and row-group size.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use arrow::array::{Array, ArrayRef, AsArray, RecordBatch};
@@ -269,6 +268,5 @@ fn converted_files_keep_every_value() {
     assert_eq!(data, reference);
     let years = data.column(1).as_primitive::<Int32Type>();
     assert!(years.iter().all(|y| y == Some(2012)));
-    let _ = BTreeMap::<String, String>::new();
     assert_eq!(data.column(0).null_count(), 0);
 }

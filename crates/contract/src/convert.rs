@@ -8,7 +8,8 @@ use std::str::FromStr;
 use std::sync::Arc;
 
 use arrow::array::{
-    Array, ArrayRef, AsArray, BooleanBuilder, Date32Builder, Int8Builder, Int32Builder, StringArray, new_null_array,
+    Array, ArrayRef, AsArray, BooleanArray, Date32Array, Date32Builder, Int8Array, Int32Array, StringArray,
+    new_null_array,
 };
 use arrow::compute::{CastOptions, cast, cast_with_options};
 use arrow::datatypes::{DataType, Int64Type, TimeUnit};
@@ -325,73 +326,46 @@ pub(crate) fn parse_bool(s: &str) -> Result<bool, String> {
     }
 }
 
+/// Parse every non-null cell with `parse`; cells that do not parse are
+/// reported and become null.
+fn parse_cells<T>(
+    col: &Column,
+    text: &StringArray,
+    bad: &mut Vec<BadValue>,
+    parse: impl Fn(&str) -> Result<T, String>,
+) -> Vec<Option<T>> {
+    text.iter()
+        .enumerate()
+        .map(|(row, v)| {
+            let v = v?;
+            parse(v)
+                .map_err(|why| {
+                    bad.push(BadValue { row, value: v.to_string(), message: format!("{} value '{v}' {why}", col.name) })
+                })
+                .ok()
+        })
+        .collect()
+}
+
 fn parse_text(col: &Column, text: &StringArray, bad: &mut Vec<BadValue>) -> ArrayRef {
-    let mut fail = |row: usize, v: &str, why: String| {
-        bad.push(BadValue { row, value: v.to_string(), message: format!("{} value '{v}' {why}", col.name) });
+    let fits = |lo: i64, hi: i64| {
+        move |s: &str| {
+            let n = parse_int(s)?;
+            if (lo..=hi).contains(&n) { Ok(n) } else { Err(format!("does not fit {}", col.ty.name())) }
+        }
     };
     match col.ty {
         ColType::String => Arc::new(text.clone()),
-        ColType::Int32 | ColType::Int8 => {
-            let (lo, hi) = if col.ty == ColType::Int8 {
-                (i8::MIN as i64, i8::MAX as i64)
-            } else {
-                (i32::MIN as i64, i32::MAX as i64)
-            };
-            let mut vals: Vec<Option<i64>> = Vec::with_capacity(text.len());
-            for (i, v) in text.iter().enumerate() {
-                vals.push(match v {
-                    None => None,
-                    Some(s) => match parse_int(s) {
-                        Ok(n) if (lo..=hi).contains(&n) => Some(n),
-                        Ok(_) => {
-                            fail(i, s, format!("does not fit {}", col.ty.name()));
-                            None
-                        }
-                        Err(why) => {
-                            fail(i, s, why);
-                            None
-                        }
-                    },
-                });
-            }
-            if col.ty == ColType::Int8 {
-                let mut b = Int8Builder::with_capacity(vals.len());
-                vals.into_iter().for_each(|v| b.append_option(v.map(|n| n as i8)));
-                Arc::new(b.finish())
-            } else {
-                let mut b = Int32Builder::with_capacity(vals.len());
-                vals.into_iter().for_each(|v| b.append_option(v.map(|n| n as i32)));
-                Arc::new(b.finish())
-            }
+        ColType::Int8 => {
+            let vals = parse_cells(col, text, bad, fits(i8::MIN.into(), i8::MAX.into()));
+            Arc::new(Int8Array::from_iter(vals.into_iter().map(|v| v.map(|n| n as i8))))
         }
-        ColType::Date32 => {
-            let mut b = Date32Builder::with_capacity(text.len());
-            for (i, v) in text.iter().enumerate() {
-                match v.map(parse_date) {
-                    None => b.append_null(),
-                    Some(Ok(d)) => b.append_value(d),
-                    Some(Err(why)) => {
-                        fail(i, v.unwrap_or_default(), why);
-                        b.append_null();
-                    }
-                }
-            }
-            Arc::new(b.finish())
+        ColType::Int32 => {
+            let vals = parse_cells(col, text, bad, fits(i32::MIN.into(), i32::MAX.into()));
+            Arc::new(Int32Array::from_iter(vals.into_iter().map(|v| v.map(|n| n as i32))))
         }
-        ColType::Bool => {
-            let mut b = BooleanBuilder::with_capacity(text.len());
-            for (i, v) in text.iter().enumerate() {
-                match v.map(parse_bool) {
-                    None => b.append_null(),
-                    Some(Ok(x)) => b.append_value(x),
-                    Some(Err(why)) => {
-                        fail(i, v.unwrap_or_default(), why);
-                        b.append_null();
-                    }
-                }
-            }
-            Arc::new(b.finish())
-        }
+        ColType::Date32 => Arc::new(Date32Array::from(parse_cells(col, text, bad, parse_date))),
+        ColType::Bool => Arc::new(BooleanArray::from(parse_cells(col, text, bad, parse_bool))),
     }
 }
 

@@ -115,11 +115,6 @@ impl Lake {
         u
     }
 
-    /// Whether the lake is a local folder.
-    pub fn is_local(&self) -> bool {
-        self.root.scheme() == "file"
-    }
-
     /// Store path of a lake-relative key.
     pub fn path(&self, rel: &str) -> Path {
         let mut parts: Vec<String> = self.prefix.parts().map(|p| p.as_ref().to_string()).collect();
