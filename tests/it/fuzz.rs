@@ -17,7 +17,7 @@ use proptest::prelude::*;
 use crate::block_on;
 
 fn check(bytes: Vec<u8>, name: &str) {
-    let v = Validator::new(ValidateOptions { max_findings: 50 });
+    let v = Validator::new(ValidateOptions::findings(50));
     let r = block_on(v.validate_bytes(bytes.into(), name, &Expected::default())).report;
     assert!(r.findings.len() <= 50);
     if !r.is_valid() {

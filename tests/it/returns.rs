@@ -112,7 +112,7 @@ fn findings_are_capped_but_all_counted() {
     for i in 0..50 {
         csv.push_str(&format!("AUS,2012,M-{i},2012-01-01,sunk,IDN,AUS,10,0,0\n"));
     }
-    let v = Validator::new(ValidateOptions { max_findings: 7 });
+    let v = Validator::new(ValidateOptions::findings(7));
     let r = block_on(v.validate_bytes(csv.into_bytes().into(), "many.csv", &claim())).report;
     assert_eq!(r.findings.len(), 7);
     assert_eq!(r.errors, 50);

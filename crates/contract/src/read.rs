@@ -3,8 +3,10 @@
 //! `E_CORRUPT_FILE` findings instead of failing.
 //!
 //! Parquet is streamed with range reads (memory stays bounded by one row
-//! group); CSV, which comes from spreadsheets and is small, is read whole.
+//! group); CSV is spooled to a temporary file and read in passes of bounded
+//! memory, then streamed in batches of 8,192 rows.
 
+use std::io::{Read, Seek, SeekFrom, Write};
 use std::sync::Arc;
 
 use arrow::array::{ArrayRef, RecordBatch, StringBuilder};
@@ -82,14 +84,15 @@ pub async fn open(store: Arc<dyn ObjectStore>, path: &Path, name: &str) -> Resul
     match format {
         Format::Parquet => open_parquet(store, path, meta.size).await,
         Format::Csv => {
-            let bytes = store
-                .get(path)
-                .await
-                .map_err(|e| corrupt(e.to_string()))?
-                .bytes()
-                .await
-                .map_err(|e| corrupt(e.to_string()))?;
-            open_csv(bytes)
+            // Spooled to a temporary file (deleted when the reader is dropped), so a large CSV costs disk, not memory.
+            let mut file =
+                tempfile::tempfile().map_err(|e| corrupt(format!("no temporary space to read the CSV file: {e}")))?;
+            let mut body = store.get(path).await.map_err(|e| corrupt(e.to_string()))?.into_stream();
+            while let Some(chunk) = body.next().await {
+                let chunk = chunk.map_err(|e| corrupt(format!("the file cannot be read: {e}")))?;
+                file.write_all(&chunk).map_err(|e| corrupt(format!("no temporary space to read the CSV file: {e}")))?;
+            }
+            open_csv_from(file)
         }
     }
 }
@@ -142,37 +145,46 @@ fn pandas_zones(kv: Option<&Vec<parquet::file::metadata::KeyValue>>) -> std::col
 
 /// Open CSV bytes as written by Excel, LibreOffice or Google Sheets.
 pub fn open_csv(bytes: Bytes) -> Result<Opened, Finding> {
-    let body: &[u8] = bytes.strip_prefix(b"\xEF\xBB\xBF".as_slice()).unwrap_or(&bytes);
-    if body.iter().all(|b| b.is_ascii_whitespace()) {
+    open_csv_from(std::io::Cursor::new(bytes))
+}
+
+/// Open CSV from any seekable source, in bounded memory: one pass checks the
+/// bytes (UTF-8, quotes, the separator), one checks every row's width, and the
+/// batches are then read lazily, 8,192 rows at a time.
+pub fn open_csv_from<R: Read + Seek + Send + 'static>(mut source: R) -> Result<Opened, Finding> {
+    let io = |e: std::io::Error| corrupt(format!("the file cannot be read: {e}"));
+    let scan = scan_bytes(&mut source).map_err(io)?;
+    if !scan.has_text {
         return Err(corrupt("the CSV file is empty; it needs at least a header row with the column names"));
     }
-    if let Err(e) = std::str::from_utf8(body) {
-        let line = body[..e.valid_up_to()].iter().filter(|&&b| b == b'\n').count();
+    if let Some(line) = scan.not_utf8_line {
         let place = if line == 0 { "the header".to_string() } else { format!("row {line}") };
         return Err(corrupt(format!(
             "{place} is not UTF-8 text; in Excel use Save As → \"CSV UTF-8 (Comma delimited)\" and submit again"
         )));
     }
-    if let Some(row) = unterminated_quote(body) {
+    if let Some(row) = scan.open_quote_line {
         let place = if row == 0 { "the header".to_string() } else { format!("row {row}") };
         return Err(corrupt(format!("{place} opens a quote (\") that is never closed")).row(row as u64));
     }
-    let delimiter = sniff_delimiter(body);
-    let mut reader = csv::ReaderBuilder::new().delimiter(delimiter).has_headers(true).flexible(true).from_reader(body);
-    let header = reader.headers().map_err(|e| corrupt(format!("the header row cannot be read: {e}")))?.clone();
+    let reader = |source: R| -> Result<csv::Reader<R>, Finding> {
+        let mut source = source;
+        source.seek(SeekFrom::Start(scan.body_start)).map_err(io)?;
+        Ok(csv::ReaderBuilder::new().delimiter(scan.delimiter).has_headers(true).flexible(true).from_reader(source))
+    };
+    let mut rows = reader(source)?;
+    let header = rows.headers().map_err(|e| corrupt(format!("the header row cannot be read: {e}")))?.clone();
     let names: Vec<String> = header.iter().map(|h| h.trim().to_string()).collect();
     let width = names.len();
     let schema: SchemaRef =
         Arc::new(Schema::new(names.iter().map(|n| Field::new(n, DataType::Utf8, true)).collect::<Vec<_>>()));
 
-    let mut batches: Vec<Result<RecordBatch, Finding>> = Vec::new();
-    let mut builders: Vec<StringBuilder> = (0..width).map(|_| StringBuilder::new()).collect();
-    let mut in_batch = 0usize;
-    let mut record = csv::StringRecord::new();
+    // Every row's width first, so a ragged file is refused before any batch.
+    let mut record = csv::ByteRecord::new();
     let mut row = 0u64;
     let mut problems = Vec::new();
     loop {
-        match reader.read_record(&mut record) {
+        match rows.read_byte_record(&mut record) {
             Ok(false) => break,
             Ok(true) => {}
             Err(e) => {
@@ -186,15 +198,6 @@ pub fn open_csv(bytes: Bytes) -> Result<Opened, Finding> {
                 corrupt(format!("row {row} has {} fields but the header has {width}; check for a stray separator or a missing quote", record.len()))
                     .row(row),
             );
-            continue;
-        }
-        for (b, v) in builders.iter_mut().zip(record.iter()) {
-            if v.is_empty() { b.append_null() } else { b.append_value(v) }
-        }
-        in_batch += 1;
-        if in_batch == CSV_BATCH_ROWS {
-            batches.push(finish(&schema, &mut builders));
-            in_batch = 0;
         }
     }
     if !problems.is_empty() {
@@ -214,10 +217,55 @@ pub fn open_csv(bytes: Bytes) -> Result<Opened, Finding> {
             ..first
         });
     }
-    if in_batch > 0 || batches.is_empty() {
-        batches.push(finish(&schema, &mut builders));
-    }
+    let mut rows = reader(rows.into_inner())?;
+    rows.headers().map_err(|e| corrupt(format!("the header row cannot be read: {e}")))?;
+    let batches = CsvBatches { rows, schema: schema.clone(), width, done: false, first: true };
     Ok(Opened { format: Format::Csv, schema, batches: stream::iter(batches).boxed() })
+}
+
+/// CSV rows as batches, read on demand.
+struct CsvBatches<R: Read> {
+    rows: csv::Reader<R>,
+    schema: SchemaRef,
+    width: usize,
+    done: bool,
+    first: bool,
+}
+
+impl<R: Read> Iterator for CsvBatches<R> {
+    type Item = Result<RecordBatch, Finding>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done {
+            return None;
+        }
+        let mut builders: Vec<StringBuilder> = (0..self.width).map(|_| StringBuilder::new()).collect();
+        let mut record = csv::StringRecord::new();
+        let mut in_batch = 0usize;
+        while in_batch < CSV_BATCH_ROWS {
+            match self.rows.read_record(&mut record) {
+                Ok(true) => {}
+                Ok(false) => {
+                    self.done = true;
+                    break;
+                }
+                Err(e) => {
+                    self.done = true;
+                    return Some(Err(corrupt(format!("the file changed while it was read: {e}"))));
+                }
+            }
+            for (b, v) in builders.iter_mut().zip(record.iter()) {
+                if v.is_empty() { b.append_null() } else { b.append_value(v) }
+            }
+            in_batch += 1;
+        }
+        // A header-only file still gives one (empty) batch, as the schema's carrier.
+        if in_batch == 0 && !self.first {
+            return None;
+        }
+        self.first = false;
+        Some(finish(&self.schema, &mut builders))
+    }
 }
 
 fn finish(schema: &SchemaRef, builders: &mut [StringBuilder]) -> Result<RecordBatch, Finding> {
@@ -225,38 +273,89 @@ fn finish(schema: &SchemaRef, builders: &mut [StringBuilder]) -> Result<RecordBa
     RecordBatch::try_new(schema.clone(), cols).map_err(|e| corrupt(e.to_string()))
 }
 
-/// The separator is read from the header line: `;` when it has more
-/// semicolons than commas outside quotes (European-locale Excel), else `,`.
-fn sniff_delimiter(body: &[u8]) -> u8 {
-    let (mut commas, mut semis, mut quoted) = (0, 0, false);
-    for &b in body {
-        match b {
-            b'"' => quoted = !quoted,
-            b'\n' if !quoted => break,
-            b',' if !quoted => commas += 1,
-            b';' if !quoted => semis += 1,
-            _ => {}
-        }
-    }
-    if semis > commas { b';' } else { b',' }
+/// What one streaming pass over a CSV file's bytes finds.
+struct ByteScan {
+    /// Where the text starts (after a UTF-8 byte order mark).
+    body_start: u64,
+    has_text: bool,
+    /// The line (0 = header) of the first byte that is not UTF-8.
+    not_utf8_line: Option<usize>,
+    /// The line (0 = header) where a quote opens that never closes.
+    open_quote_line: Option<usize>,
+    /// `;` when the header line has more semicolons than commas outside
+    /// quotes (European-locale Excel), else `,`.
+    delimiter: u8,
 }
 
-/// The data row (0 = header) where a quote opens that never closes.
-fn unterminated_quote(body: &[u8]) -> Option<usize> {
+fn scan_bytes<R: Read + Seek>(source: &mut R) -> std::io::Result<ByteScan> {
+    source.seek(SeekFrom::Start(0))?;
+    let mut buf = vec![0u8; 1 << 16];
+    let mut carry: Vec<u8> = Vec::new();
     let (mut quoted, mut line, mut open_line) = (false, 0usize, 0usize);
-    for &b in body {
-        match b {
-            b'"' => {
-                quoted = !quoted;
-                if quoted {
-                    open_line = line;
+    let mut raw_lines = 0usize;
+    let (mut commas, mut semis, mut header_done) = (0usize, 0usize, false);
+    let mut scan =
+        ByteScan { body_start: 0, has_text: false, not_utf8_line: None, open_quote_line: None, delimiter: b',' };
+    let mut first = true;
+    loop {
+        let n = source.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        let mut chunk = &buf[..n];
+        if first {
+            first = false;
+            // A BOM split across reads is not a concern: the first read of a file is never under 3 bytes unless the file is.
+            if let Some(rest) = chunk.strip_prefix(b"\xEF\xBB\xBF".as_slice()) {
+                chunk = rest;
+                scan.body_start = 3;
+            }
+        }
+        if scan.not_utf8_line.is_none() {
+            carry.extend_from_slice(chunk);
+            match std::str::from_utf8(&carry) {
+                Ok(_) => carry.clear(),
+                Err(e) if e.error_len().is_none() => {
+                    // A character cut by the read: keep its first bytes for the next one.
+                    let keep = carry.split_off(e.valid_up_to());
+                    carry = keep;
+                }
+                Err(e) => {
+                    let before = carry.len() - chunk.len();
+                    let bad = e.valid_up_to().saturating_sub(before);
+                    scan.not_utf8_line = Some(raw_lines + chunk[..bad].iter().filter(|&&b| b == b'\n').count());
+                    carry.clear();
                 }
             }
-            b'\n' if !quoted => line += 1,
-            _ => {}
+        }
+        raw_lines += chunk.iter().filter(|&&b| b == b'\n').count();
+        for &b in chunk {
+            if !scan.has_text && !b.is_ascii_whitespace() {
+                scan.has_text = true;
+            }
+            match b {
+                b'"' => {
+                    quoted = !quoted;
+                    if quoted {
+                        open_line = line;
+                    }
+                }
+                b'\n' if !quoted => {
+                    line += 1;
+                    header_done = true;
+                }
+                b',' if !quoted && !header_done => commas += 1,
+                b';' if !quoted && !header_done => semis += 1,
+                _ => {}
+            }
         }
     }
-    quoted.then_some(open_line)
+    if !carry.is_empty() && scan.not_utf8_line.is_none() {
+        scan.not_utf8_line = Some(raw_lines);
+    }
+    scan.open_quote_line = quoted.then_some(open_line);
+    scan.delimiter = if semis > commas { b';' } else { b',' };
+    Ok(scan)
 }
 
 /// The key/value metadata of a Parquet object's footer (one ranged read).
