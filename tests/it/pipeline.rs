@@ -95,11 +95,12 @@ pub async fn build_lake(dir: &Path, files: Vec<GoldenFile>) -> Lake {
     lake
 }
 
-fn options(partitions: usize) -> RunOptions {
+pub fn options(partitions: usize) -> RunOptions {
     RunOptions {
         year: Some(2012),
         set: vec![("yoy_factor".into(), "1.4".into()), ("drop_min_rows".into(), "1".into())],
         target_partitions: Some(partitions),
+        engine: None,
     }
 }
 

@@ -96,6 +96,7 @@ pub(crate) async fn run(out: &Path, years: &str, scale: f64) -> Result<()> {
         year: Some(*years.end()),
         set: vec![("submission_deadline".into(), deadline)],
         target_partitions: None,
+        engine: None,
     };
     let outcome = fedreport_engine::run(&lake, &pipeline, &opts, &mut crate::progress_bar()).await?;
     print!("{}", crate::headline(&outcome));

@@ -5,6 +5,7 @@
 //! (0 ok, 1 invalid or rejected, 2 usage or environment error).
 
 mod demo;
+mod engine;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -121,6 +122,12 @@ enum Command {
         /// DataFusion partitions (default: the number of cores).
         #[arg(long)]
         target_partitions: Option<usize>,
+        /// Where the SQL runs: `local` (DataFusion in this process),
+        /// `ballista-standalone` (an in-process Ballista cluster) or
+        /// `ballista://HOST:PORT` (a running fedreport-scheduler). Ballista needs
+        /// a build with `--features ballista`.
+        #[arg(long, default_value = "local", env = "FEDREPORT_ENGINE")]
+        engine: String,
         /// Also render the drafts for this meeting file into --out (or ./drafts).
         #[arg(long)]
         meeting: Option<PathBuf>,
@@ -204,6 +211,10 @@ struct Rejected;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Diagnostics of the libraries underneath (DataFusion, Ballista, object_store) on request only.
+    if std::env::var_os("RUST_LOG").is_some() {
+        env_logger::init();
+    }
     let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
@@ -236,7 +247,7 @@ async fn run(cli: Cli) -> Result<Option<Rejected>> {
             Ok(None)
         }
         Command::Validate { file, claim, json, max_findings } => {
-            let validator = Validator::new(ValidateOptions { max_findings });
+            let validator = Validator::new(ValidateOptions::findings(max_findings));
             let (store, path, name) = fedreport_store::lake::open_file(&file)?;
             let v = validator.validate(store, &path, &name, &claim.expected(), |_| Ok(())).await;
             print!("{}", v.report.to_human());
@@ -380,11 +391,13 @@ async fn run(cli: Cli) -> Result<Option<Rejected>> {
             print!("{}", board.to_text());
             Ok(None)
         }
-        Command::Run { lake, pipeline, year, out, set, target_partitions, meeting, replay } => {
+        Command::Run { lake, pipeline, year, out, set, target_partitions, engine, meeting, replay } => {
             let lake = Lake::open(&lake)?;
+            let engine = engine::choose(&engine)?;
             if let Some(r) = replay {
                 let manifest = fedreport_engine::run::load_manifest(&lake, &r).await?;
-                let (outcome, diffs) = fedreport_engine::replay(&lake, &manifest, &mut progress_bar()).await?;
+                let (outcome, diffs) =
+                    fedreport_engine::replay_on(engine.as_ref(), &lake, &manifest, &mut progress_bar()).await?;
                 if let Some(out) = &out {
                     copy_run(&outcome, out)?;
                 }
@@ -405,7 +418,7 @@ async fn run(cli: Cli) -> Result<Option<Rejected>> {
                 Some(dir) => fedreport_engine::Pipeline::load(&dir)?,
                 None => fedreport_engine::Pipeline::embedded_som()?,
             };
-            let opts = fedreport_engine::RunOptions { year, set, target_partitions };
+            let opts = fedreport_engine::RunOptions { year, set, target_partitions, engine: Some(engine) };
             let outcome = fedreport_engine::run(&lake, &pipeline, &opts, &mut progress_bar()).await?;
             print!("{}", headline(&outcome));
             if let Some(out) = &out {

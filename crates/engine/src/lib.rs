@@ -24,4 +24,5 @@ pub mod session;
 pub use error::{EngineError, Result};
 pub use manifest::Manifest;
 pub use pipeline::Pipeline;
-pub use run::{Progress, RunOptions, RunOutcome, replay, run};
+pub use run::{Progress, RunOptions, RunOutcome, replay, replay_on, run};
+pub use session::{Engine, Local};

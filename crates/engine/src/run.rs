@@ -10,7 +10,6 @@ use datafusion::arrow::array::{
     ArrayRef, BooleanArray, Float64Array, Int32Array, Int64Array, RecordBatch, StringArray, TimestampMillisecondArray,
 };
 use datafusion::arrow::datatypes::{Field, Schema};
-use datafusion::datasource::MemTable;
 use datafusion::prelude::{ParquetReadOptions, SessionContext};
 use fedreport_contract::{Registry, Schemas};
 use fedreport_store::Lake;
@@ -22,7 +21,7 @@ use crate::manifest::{FileRef, Manifest, Output, StepRecord, Submission};
 use crate::output;
 use crate::pin::{self, Snapshot};
 use crate::pipeline::{Param, Pipeline, StepKind};
-use crate::session;
+use crate::session::{self, Engine, Local};
 
 /// Options of a run.
 #[derive(Debug, Clone, Default)]
@@ -33,6 +32,8 @@ pub struct RunOptions {
     pub set: Vec<(String, String)>,
     /// DataFusion partitions (default: number of cores).
     pub target_partitions: Option<usize>,
+    /// Where the SQL runs (default: DataFusion in this process).
+    pub engine: Option<Arc<dyn Engine>>,
 }
 
 /// Progress of a run, for a progress bar.
@@ -92,13 +93,25 @@ pub async fn run(
     let submissions = read_submissions(lake).await?;
     let partitions = opts.target_partitions.unwrap_or_else(session::default_partitions);
     let run_id = format!("r-{}-{}", Utc::now().format("%Y%m%dT%H%M%S%3fZ"), &snapshot.id[..8]);
-    execute(lake, pipeline, params, snapshot, submissions, partitions, run_id, None, pin_ms, progress).await
+    let engine = opts.engine.clone().unwrap_or_else(|| Arc::new(Local));
+    execute(engine.as_ref(), lake, pipeline, params, snapshot, submissions, partitions, run_id, None, pin_ms, progress)
+        .await
 }
 
 /// Re-run a past run from its manifest (a run id in the lake, or a manifest
 /// file), with its pinned inputs, parameters and pipeline files. Returns the
 /// new run and the outputs whose bytes differ from the original's.
 pub async fn replay(
+    lake: &Lake,
+    manifest: &Manifest,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<(RunOutcome, Vec<String>)> {
+    replay_on(&Local, lake, manifest, progress).await
+}
+
+/// [`replay`] on a chosen engine.
+pub async fn replay_on(
+    engine: &dyn Engine,
     lake: &Lake,
     manifest: &Manifest,
     progress: &mut dyn FnMut(Progress),
@@ -127,6 +140,7 @@ pub async fn replay(
     let pin_ms = t.elapsed().as_millis() as u64;
     let run_id = format!("r-{}-{}", Utc::now().format("%Y%m%dT%H%M%S%3fZ"), &snapshot.id[..8]);
     let outcome = execute(
+        engine,
         lake,
         &pipeline,
         manifest.parameters.clone(),
@@ -191,6 +205,7 @@ async fn read_submissions(lake: &Lake) -> Result<Vec<Submission>> {
 
 #[allow(clippy::too_many_arguments)]
 async fn execute(
+    engine: &dyn Engine,
     lake: &Lake,
     pipeline: &Pipeline,
     params: BTreeMap<String, Param>,
@@ -207,10 +222,11 @@ async fn execute(
         Some(Param::Int(y)) => *y as i32,
         _ => pipeline.cycle_year(),
     };
-    let ctx = session::session(lake, partitions)?;
-    register_inputs(&ctx, lake, &snapshot, &submissions, &params, year).await?;
-
+    let ctx = engine.session(lake, session::config(partitions)).await?;
     let folder = Manifest::folder(&run_id);
+    let work = format!("{folder}work/");
+    register_inputs(engine, &ctx, lake, &work, &snapshot, &submissions, &params, year).await?;
+
     for (name, text) in &pipeline.files {
         lake.put(&format!("{folder}pipeline/{name}"), Bytes::from(text.clone())).await?;
     }
@@ -249,10 +265,7 @@ async fn execute(
             }
         };
         check_unique_key(&batch, &step.key, &step.name, &mut warnings);
-        ctx.register_table(
-            step.name.as_str(),
-            Arc::new(MemTable::try_new(batch.schema(), vec![vec![batch.clone()]])?),
-        )?;
+        engine.register_batch(&ctx, lake, &work, &step.name, batch.clone()).await?;
         let millis = t.elapsed().as_millis() as u64;
         timings.insert(format!("step:{}", step.name), millis);
         steps.push(StepRecord {
@@ -282,7 +295,7 @@ async fn execute(
         run_id: run_id.clone(),
         created_at,
         replay_of,
-        engine: format!("datafusion {}", datafusion::DATAFUSION_VERSION),
+        engine: engine.describe(),
         target_partitions: partitions,
         pipeline_name: pipeline.name.clone(),
         pipeline_version: pipeline.version.clone(),
@@ -357,9 +370,12 @@ fn line_of(message: &str, text: &str) -> usize {
 }
 
 /// Register the snapshot's datasets and the auxiliary input tables.
+#[allow(clippy::too_many_arguments)]
 async fn register_inputs(
+    engine: &dyn Engine,
     ctx: &SessionContext,
     lake: &Lake,
+    work: &str,
     snapshot: &Snapshot,
     submissions: &[Submission],
     params: &BTreeMap<String, Param>,
@@ -373,10 +389,14 @@ async fn register_inputs(
         let options = ParquetReadOptions::default();
         ctx.register_parquet(s.dataset.as_str(), &url, options).await?;
     }
+    let mut aux: Vec<(&str, RecordBatch)> = Vec::new();
+    let mut mem = |name: &'static str, cols: Vec<(&str, ArrayRef)>| -> Result<()> {
+        aux.push((name, batch_of(cols)?));
+        Ok(())
+    };
     let inputs = &snapshot.inputs;
     let ts = |s: &str| chrono::DateTime::parse_from_rfc3339(s).ok().map(|t| t.timestamp_millis());
     mem(
-        ctx,
         "returns",
         vec![
             ("reporting_member", Arc::new(StringArray::from_iter_values(inputs.iter().map(|i| i.member.as_str())))),
@@ -395,7 +415,6 @@ async fn register_inputs(
         ],
     )?;
     mem(
-        ctx,
         "submissions",
         vec![
             (
@@ -414,7 +433,6 @@ async fn register_inputs(
     let reg = Registry::embedded();
     let members: Vec<_> = reg.members().collect();
     mem(
-        ctx,
         "members",
         vec![
             ("code", Arc::new(StringArray::from_iter_values(members.iter().map(|m| m.code.as_str())))),
@@ -430,7 +448,7 @@ async fn register_inputs(
             ("subregion", Arc::new(StringArray::from(members.iter().map(|m| m.subregion.clone()).collect::<Vec<_>>()))),
         ],
     )?;
-    mem(ctx, "datasets", vec![("dataset", Arc::new(StringArray::from_iter_values(schemas.names())))])?;
+    mem("datasets", vec![("dataset", Arc::new(StringArray::from_iter_values(schemas.names())))])?;
     let mut cl = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for s in schemas.iter() {
         for c in &s.columns {
@@ -443,7 +461,6 @@ async fn register_inputs(
         }
     }
     mem(
-        ctx,
         "codelists",
         vec![
             ("dataset", Arc::new(StringArray::from(cl.0))),
@@ -453,7 +470,7 @@ async fn register_inputs(
         ],
     )?;
     let first = inputs.iter().map(|i| i.year).min().unwrap_or(year).min(year);
-    mem(ctx, "cycle_years", vec![("reference_year", Arc::new(Int32Array::from_iter_values(first..=year)))])?;
+    mem("cycle_years", vec![("reference_year", Arc::new(Int32Array::from_iter_values(first..=year)))])?;
     let mut cols: Vec<(&str, ArrayRef)> = Vec::new();
     for (k, v) in params {
         let arr: ArrayRef = match v {
@@ -468,17 +485,18 @@ async fn register_inputs(
         };
         cols.push((k.as_str(), arr));
     }
-    mem(ctx, "params", cols)?;
+    mem("params", cols)?;
+    for (name, batch) in aux {
+        engine.register_batch(ctx, lake, work, name, batch).await?;
+    }
     Ok(())
 }
 
-fn mem(ctx: &SessionContext, name: &str, cols: Vec<(&str, ArrayRef)>) -> Result<()> {
+fn batch_of(cols: Vec<(&str, ArrayRef)>) -> Result<RecordBatch> {
     let schema = Arc::new(Schema::new(
         cols.iter().map(|(n, a)| Field::new(*n, a.data_type().clone(), true)).collect::<Vec<_>>(),
     ));
-    let batch = RecordBatch::try_new(schema.clone(), cols.into_iter().map(|(_, a)| a).collect())?;
-    ctx.register_table(name, Arc::new(MemTable::try_new(schema, vec![vec![batch]])?))?;
-    Ok(())
+    Ok(RecordBatch::try_new(schema, cols.into_iter().map(|(_, a)| a).collect())?)
 }
 
 #[cfg(test)]

@@ -8,11 +8,75 @@
 
 use std::sync::Arc;
 
+use async_trait::async_trait;
+use bytes::Bytes;
+use datafusion::arrow::array::RecordBatch;
+use datafusion::datasource::MemTable;
 use datafusion::execution::runtime_env::{RuntimeEnv, RuntimeEnvBuilder};
-use datafusion::prelude::{SessionConfig, SessionContext};
+use datafusion::prelude::{ParquetReadOptions, SessionConfig, SessionContext};
 use fedreport_store::Lake;
 
 use crate::error::Result;
+use crate::output;
+
+/// Where a run's SQL executes: this process ([`Local`]) or a cluster (the
+/// `fedreport-distributed` crate's Ballista engine). The pipeline, its SQL and
+/// its outputs are the same on every engine.
+#[async_trait]
+pub trait Engine: Send + Sync + std::fmt::Debug {
+    /// What the manifest records as the engine, e.g. `datafusion 55.2.0`.
+    fn describe(&self) -> String;
+
+    /// A session over the lake with this configuration.
+    async fn session(&self, lake: &Lake, config: SessionConfig) -> Result<SessionContext>;
+
+    /// Make a table the run built itself (an auxiliary input or a step's
+    /// result) readable by later SQL under `name`. `work` is a lake folder of
+    /// this run the engine may write it to. The local engine keeps it in memory.
+    async fn register_batch(
+        &self,
+        ctx: &SessionContext,
+        _lake: &Lake,
+        _work: &str,
+        name: &str,
+        batch: RecordBatch,
+    ) -> Result<()> {
+        ctx.register_table(name, Arc::new(MemTable::try_new(batch.schema(), vec![vec![batch]])?))?;
+        Ok(())
+    }
+}
+
+/// DataFusion in this process.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Local;
+
+#[async_trait]
+impl Engine for Local {
+    fn describe(&self) -> String {
+        format!("datafusion {}", datafusion::DATAFUSION_VERSION)
+    }
+
+    async fn session(&self, lake: &Lake, config: SessionConfig) -> Result<SessionContext> {
+        Ok(SessionContext::new_with_config_rt(config, runtime_for(lake)?))
+    }
+}
+
+/// Register a run-built table by writing it to the lake as Parquet under
+/// `{work}{name}.parquet` and reading it from there: for engines whose
+/// workers cannot receive in-memory tables (Ballista ships logical plans,
+/// and an in-memory table has no serialised form).
+pub async fn register_through_lake(
+    ctx: &SessionContext,
+    lake: &Lake,
+    work: &str,
+    name: &str,
+    batch: RecordBatch,
+) -> Result<()> {
+    let key = format!("{work}{name}.parquet");
+    lake.put(&key, Bytes::from(output::parquet(&batch, name)?)).await?;
+    ctx.register_parquet(name, lake.url(&key).as_str(), ParquetReadOptions::default()).await?;
+    Ok(())
+}
 
 /// A runtime that can read and write the lake.
 pub fn runtime_for(lake: &Lake) -> Result<Arc<RuntimeEnv>> {
@@ -32,11 +96,6 @@ pub fn config(target_partitions: usize) -> SessionConfig {
         .with_information_schema(false)
         // Strings as Utf8View: measured level with DuckDB on this workload.
         .set_bool("datafusion.execution.parquet.schema_force_view_types", true)
-}
-
-/// A session over the lake.
-pub fn session(lake: &Lake, target_partitions: usize) -> Result<SessionContext> {
-    Ok(SessionContext::new_with_config_rt(config(target_partitions), runtime_for(lake)?))
 }
 
 /// Number of cores, the default partitioning.

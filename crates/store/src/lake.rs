@@ -19,6 +19,31 @@ use crate::error::{Result, StoreError};
 
 /// Turn a location into (store, URL of the lake root, prefix inside the store).
 pub fn build_store(location: &str) -> Result<(Arc<dyn ObjectStore>, Url, Path)> {
+    build_store_with(location, &[])
+}
+
+/// The environment variables the object store of `location` would be
+/// configured from (`AWS_*` for s3://, `AZURE_*` for az://, `GOOGLE_*` for
+/// gs://), as lower-case option names with their values: what a distributed
+/// run ships to its workers so they reach the same store.
+pub fn store_options_from_env(location: &str) -> Vec<(String, String)> {
+    let scheme = Url::parse(location).map(|u| u.scheme().to_string()).unwrap_or_default();
+    let prefix = match scheme.as_str() {
+        "s3" | "s3a" => "AWS_",
+        "az" | "adl" | "azure" | "abfs" | "abfss" => "AZURE_",
+        "gs" => "GOOGLE_",
+        _ => return Vec::new(),
+    };
+    let mut out: Vec<(String, String)> =
+        std::env::vars().filter(|(k, _)| k.starts_with(prefix)).map(|(k, v)| (k.to_ascii_lowercase(), v)).collect();
+    out.sort();
+    out
+}
+
+/// [`build_store`] with options (object_store's configuration keys, such as
+/// `aws_endpoint` or `aws_allow_http`) applied over the environment's.
+/// Unknown keys are ignored, as the environment's are.
+pub fn build_store_with(location: &str, options: &[(String, String)]) -> Result<(Arc<dyn ObjectStore>, Url, Path)> {
     let err = |message: String| StoreError::Location { location: location.to_string(), message };
     let url = match Url::parse(location) {
         Ok(u) if u.scheme().len() > 1 => u,
@@ -32,19 +57,28 @@ pub fn build_store(location: &str) -> Result<(Arc<dyn ObjectStore>, Url, Path)> 
         "file" => Arc::new(object_store::local::LocalFileSystem::new()),
         "memory" => Arc::new(object_store::memory::InMemory::new()),
         "s3" | "s3a" => Arc::new(
-            object_store::aws::AmazonS3Builder::from_env()
+            options
+                .iter()
+                .filter_map(|(k, v)| Some((k.parse::<object_store::aws::AmazonS3ConfigKey>().ok()?, v)))
+                .fold(object_store::aws::AmazonS3Builder::from_env(), |b, (k, v)| b.with_config(k, v))
                 .with_url(url.as_str())
                 .build()
                 .map_err(|e| err(format!("{e}; set AWS_ENDPOINT, AWS_REGION and credentials (and AWS_ALLOW_HTTP=true for a plain-http test server)")))?,
         ),
         "az" | "adl" | "azure" | "abfs" | "abfss" => Arc::new(
-            object_store::azure::MicrosoftAzureBuilder::from_env()
+            options
+                .iter()
+                .filter_map(|(k, v)| Some((k.parse::<object_store::azure::AzureConfigKey>().ok()?, v)))
+                .fold(object_store::azure::MicrosoftAzureBuilder::from_env(), |b, (k, v)| b.with_config(k, v))
                 .with_url(url.as_str())
                 .build()
                 .map_err(|e| err(format!("{e}; set AZURE_STORAGE_ACCOUNT_NAME and credentials")))?,
         ),
         "gs" => Arc::new(
-            object_store::gcp::GoogleCloudStorageBuilder::from_env()
+            options
+                .iter()
+                .filter_map(|(k, v)| Some((k.parse::<object_store::gcp::GoogleConfigKey>().ok()?, v)))
+                .fold(object_store::gcp::GoogleCloudStorageBuilder::from_env(), |b, (k, v)| b.with_config(k, v))
                 .with_url(url.as_str())
                 .build()
                 .map_err(|e| err(format!("{e}; set GOOGLE_SERVICE_ACCOUNT or GOOGLE_APPLICATION_CREDENTIALS")))?,
@@ -77,7 +111,13 @@ pub enum Created {
 impl Lake {
     /// Open a lake from a folder path or URL.
     pub fn open(location: &str) -> Result<Lake> {
-        let (store, root, prefix) = build_store(location)?;
+        Lake::open_with(location, &[])
+    }
+
+    /// Open a lake with object-store options over the environment's (see
+    /// [`build_store_with`]).
+    pub fn open_with(location: &str, options: &[(String, String)]) -> Result<Lake> {
+        let (store, root, prefix) = build_store_with(location, options)?;
         Ok(Lake { store, root, prefix, location: location.to_string() })
     }
 

@@ -21,7 +21,7 @@ pub mod submit;
 
 pub use error::{Result, StoreError};
 pub use intake::{Decision, IntakeOptions, IntakeSummary, intake};
-pub use lake::{Lake, build_store};
+pub use lake::{Lake, build_store, build_store_with, store_options_from_env};
 pub use layout::{SubmissionName, VersionInfo};
 pub use receipt::{Receipt, Status};
 pub use status::{Board, CellState, current_versions};
