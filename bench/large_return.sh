@@ -10,9 +10,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 MB=${1:-1024}
-cargo build --release -q --bin fedreport -p fedreport
-cargo build --release -q -p fedreport-synth --example large_return
 TARGET=${CARGO_TARGET_DIR:-target}/release
+# The test command's build has both; otherwise build them.
+[ -x "$TARGET/fedreport" ] || cargo build --release -q --bin fedreport -p fedreport
+[ -x "$TARGET/examples/large_return" ] || cargo build --release -q -p fedreport-synth --example large_return
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 measure() { # label command...
