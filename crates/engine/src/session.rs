@@ -90,12 +90,16 @@ pub fn runtime_for(lake: &Lake) -> Result<Arc<RuntimeEnv>> {
 /// DataFusion's configuration reference); target partitions and string
 /// types are set here.
 pub fn config(target_partitions: usize) -> SessionConfig {
-    SessionConfig::from_env()
+    let config = SessionConfig::from_env()
         .unwrap_or_default()
         .with_target_partitions(target_partitions.max(1))
-        .with_information_schema(false)
-        // Strings as Utf8View: measured level with DuckDB on this workload.
-        .set_bool("datafusion.execution.parquet.schema_force_view_types", true)
+        .with_information_schema(false);
+    // Strings as Utf8View unless the environment says otherwise: measured level with DuckDB on this workload.
+    if std::env::var_os("DATAFUSION_EXECUTION_PARQUET_SCHEMA_FORCE_VIEW_TYPES").is_some() {
+        config
+    } else {
+        config.set_bool("datafusion.execution.parquet.schema_force_view_types", true)
+    }
 }
 
 /// Number of cores, the default partitioning.
