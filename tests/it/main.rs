@@ -4,6 +4,7 @@
 //! (one folder of invalid files named after the rule they break, one of
 //! valid files, and files written by pandas, polars, DuckDB and pyarrow).
 
+mod azure;
 #[cfg(feature = "ballista")]
 mod ballista;
 mod cli;

@@ -99,9 +99,39 @@ pub fn text(o: &Output) -> String {
     format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
 }
 
+/// An object-store server the tests start: how to reach it.
+pub trait LakeServer {
+    /// Environment for the `fedreport` binary.
+    fn env(&self) -> Vec<(&'static str, String)>;
+
+    /// A lake on this server, for the test's own reads and writes.
+    fn lake(&self, url: &str) -> Lake;
+
+    /// Run the `fedreport` binary against this server.
+    fn fedreport(&self, args: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_fedreport")).args(args).envs(self.env()).output().expect("run fedreport")
+    }
+}
+
+impl LakeServer for Moto {
+    fn env(&self) -> Vec<(&'static str, String)> {
+        Moto::env(self)
+    }
+
+    fn lake(&self, url: &str) -> Lake {
+        Moto::lake(self, url)
+    }
+}
+
 /// Submit the golden returns to a lake on `moto` with the `fedreport` binary
 /// (the NZL draft dropped in the inbox by hand), and take them in.
 pub fn golden_lake_on_s3(moto: &Moto, url: &str, dir: &std::path::Path) {
+    golden_lake_on(moto, url, dir)
+}
+
+/// [`golden_lake_on_s3`] on any server.
+pub fn golden_lake_on(server: &dyn LakeServer, url: &str, dir: &std::path::Path) {
+    let moto = server;
     for (member, name, _, bytes) in crate::pipeline::golden_as_submitted() {
         let path = dir.join(&name);
         std::fs::write(&path, &bytes).unwrap();
