@@ -7,14 +7,13 @@
 //! server fails instead of skipping.
 
 use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Child, Command};
 
 use fedreport_store::Lake;
 use fedreport_store::lake::Created;
 
 use crate::repo;
-use crate::s3::{LakeServer, golden_lake_on, text};
+use crate::s3::{LakeServer, assert_golden_tables, golden_lake_on, spawn_server, text};
 
 /// An Azurite blob server on a free loopback port, with one container; killed on drop.
 struct Azurite {
@@ -32,29 +31,11 @@ impl Drop for Azurite {
 impl Azurite {
     fn start(container: &str) -> Option<Azurite> {
         let port = TcpListener::bind("127.0.0.1:0").ok()?.local_addr().ok()?.port();
-        let child = match Command::new("azurite-blob")
-            .args(["--blobHost", "127.0.0.1", "--blobPort", &port.to_string(), "--inMemoryPersistence", "--silent"])
-            .args(["--skipApiVersionCheck"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-        {
-            Ok(c) => c,
-            Err(e) => {
-                assert!(
-                    std::env::var_os("FEDREPORT_REQUIRE_AZURITE").is_none(),
-                    "azurite-blob is required but cannot start: {e}"
-                );
-                eprintln!("SKIPPED Azure test: azurite is not installed (npm install -g azurite)");
-                return None;
-            }
-        };
+        let mut cmd = Command::new("azurite-blob");
+        cmd.args(["--blobHost", "127.0.0.1", "--blobPort", &port.to_string(), "--inMemoryPersistence", "--silent"])
+            .arg("--skipApiVersionCheck");
+        let child = spawn_server(cmd, port, "azurite-blob", "FEDREPORT_REQUIRE_AZURITE", "npm install -g azurite")?;
         let server = Azurite { child, endpoint: format!("http://127.0.0.1:{port}") };
-        let start = Instant::now();
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(start.elapsed() < Duration::from_secs(30), "azurite did not start within 30 s");
-            std::thread::sleep(Duration::from_millis(100));
-        }
         let made = Command::new("python3")
             .arg(repo().join("tests/support/azurite_container.py"))
             .args([&server.endpoint, container])
@@ -115,12 +96,7 @@ fn the_chain_runs_on_azure_and_creates_are_conditional() {
         &out.to_string_lossy(),
     ]);
     assert!(o.status.success(), "{}", text(&o));
-    for e in std::fs::read_dir(repo().join("tests/golden/expected")).unwrap() {
-        let p = e.unwrap().path();
-        let name = p.file_name().unwrap().to_owned();
-        let got = std::fs::read_to_string(out.join("tables").join(&name)).unwrap();
-        assert_eq!(got, std::fs::read_to_string(&p).unwrap(), "{name:?} on Azure");
-    }
+    assert_golden_tables(&out, "on Azure");
     let o = azurite.fedreport(&["receipts", "--lake", url, "--member", "NZL"]);
     assert!(text(&o).contains("REJECTED"), "{}", text(&o));
 }

@@ -14,8 +14,8 @@ use std::time::{Duration, Instant};
 use fedreport_distributed::Ballista;
 use fedreport_engine::{Pipeline, RunOptions};
 
-use crate::s3::{Moto, golden_lake_on_s3, text};
-use crate::{block_on, repo};
+use crate::block_on;
+use crate::s3::{Moto, assert_golden_tables, golden_lake_on_s3, text};
 
 /// A binary of the distributed crate, built beside `fedreport`.
 fn binary(name: &str) -> PathBuf {
@@ -172,12 +172,7 @@ fn golden_tables_are_byte_identical_on_a_scheduler_and_two_executors_with_the_la
     };
     let on_cluster = run(&engine, "cluster");
     let local = run("local", "local");
-    for e in std::fs::read_dir(repo().join("tests/golden/expected")).unwrap() {
-        let p = e.unwrap().path();
-        let name = p.file_name().unwrap().to_owned();
-        let got = std::fs::read_to_string(on_cluster.join("tables").join(&name)).unwrap();
-        assert_eq!(got, std::fs::read_to_string(&p).unwrap(), "{name:?} on the cluster");
-    }
+    assert_golden_tables(&on_cluster, "on the cluster");
     let mut compared = 0;
     for e in std::fs::read_dir(local.join("tables")).unwrap() {
         let p = e.unwrap().path();

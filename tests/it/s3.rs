@@ -30,28 +30,10 @@ impl Moto {
     /// Start a server, or `None` (with a message) where moto is not installed and not required.
     pub fn start(bucket: &str) -> Option<Moto> {
         let port = TcpListener::bind("127.0.0.1:0").ok()?.local_addr().ok()?.port();
-        let child = match Command::new("moto_server")
-            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-        {
-            Ok(c) => c,
-            Err(e) => {
-                assert!(
-                    std::env::var_os("FEDREPORT_REQUIRE_MOTO").is_none(),
-                    "moto_server is required but cannot start: {e}"
-                );
-                eprintln!("SKIPPED S3 test: moto_server is not installed (pip install 'moto[server]')");
-                return None;
-            }
-        };
+        let mut cmd = Command::new("moto_server");
+        cmd.args(["-H", "127.0.0.1", "-p", &port.to_string()]);
+        let child = spawn_server(cmd, port, "moto_server", "FEDREPORT_REQUIRE_MOTO", "pip install 'moto[server]'")?;
         let moto = Moto { child, endpoint: format!("http://127.0.0.1:{port}") };
-        let start = Instant::now();
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(start.elapsed() < Duration::from_secs(30), "moto_server did not start within 30 s");
-            std::thread::sleep(Duration::from_millis(100));
-        }
         let made =
             Command::new("curl").args(["-s", "-f", "-X", "PUT", &format!("{}/{bucket}", moto.endpoint)]).status();
         assert!(made.is_ok_and(|s| s.success()), "could not create bucket {bucket} on moto");
@@ -97,6 +79,36 @@ impl Moto {
 
 pub fn text(o: &Output) -> String {
     format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+}
+
+/// Start a test server listening on `port` and wait until it accepts
+/// connections; `None` (with a message) where it is not installed and
+/// `require` (an environment variable) is not set.
+pub fn spawn_server(mut cmd: Command, port: u16, name: &str, require: &str, install: &str) -> Option<Child> {
+    let child = match cmd.stdout(Stdio::null()).stderr(Stdio::null()).spawn() {
+        Ok(c) => c,
+        Err(e) => {
+            assert!(std::env::var_os(require).is_none(), "{name} is required ({require}) but cannot start: {e}");
+            eprintln!("SKIPPED: {name} is not installed ({install})");
+            return None;
+        }
+    };
+    let start = Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(start.elapsed() < Duration::from_secs(30), "{name} did not start within 30 s");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    Some(child)
+}
+
+/// The tables a run copied to `out/tables/` equal the hand-computed golden ones.
+pub fn assert_golden_tables(out: &std::path::Path, where_: &str) {
+    for e in std::fs::read_dir(repo().join("tests/golden/expected")).unwrap() {
+        let p = e.unwrap().path();
+        let name = p.file_name().unwrap().to_owned();
+        let got = std::fs::read_to_string(out.join("tables").join(&name)).unwrap();
+        assert_eq!(got, std::fs::read_to_string(&p).unwrap(), "{name:?} {where_}");
+    }
 }
 
 /// An object-store server the tests start: how to reach it.
@@ -190,12 +202,7 @@ fn the_whole_chain_runs_on_s3_as_on_a_folder() {
     ]);
     assert!(o.status.success(), "{}", text(&o));
     // the same tables as the hand-computed golden ones (completeness depends on arrival times)
-    for e in std::fs::read_dir(repo().join("tests/golden/expected")).unwrap() {
-        let p = e.unwrap().path();
-        let name = p.file_name().unwrap().to_owned();
-        let got = std::fs::read_to_string(out.join("tables").join(&name)).unwrap();
-        assert_eq!(got, std::fs::read_to_string(&p).unwrap(), "{name:?} on S3");
-    }
+    assert_golden_tables(&out, "on S3");
     assert!(out.join("drafts/ministerial-briefing.html").exists());
     let manifest: serde_json::Value =
         serde_json::from_slice(&std::fs::read(out.join("manifest.json")).unwrap()).unwrap();
