@@ -124,8 +124,8 @@ def main():
             nodes = cluster.peak()
         finally:
             cluster.stop()
-        same = all(o["parquet"]["sha256"] == m_bal_o["parquet"]["sha256"]
-                   for o in m_local["outputs"] for m_bal_o in m_bal["outputs"] if m_bal_o["table"] == o["table"])
+        tables = lambda m: {o["table"]: (o["parquet"]["sha256"], o["csv"]["sha256"]) for o in m["outputs"]}
+        same = tables(m_local) == tables(m_bal)
         if not same:
             sys.exit(f"{f}x: local and Ballista tables differ")
         rows_out.append((f, case_rows, len(manifest["inputs"]), {k: med(v) if "rss" not in k else max(v) for k, v in res.items()}, nodes))

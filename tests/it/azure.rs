@@ -13,7 +13,7 @@ use fedreport_store::Lake;
 use fedreport_store::lake::Created;
 
 use crate::repo;
-use crate::s3::{LakeServer, assert_golden_tables, golden_lake_on, spawn_server, text};
+use crate::s3::{LakeServer, assert_golden_tables, golden_lake_on, golden_run, spawn_server, text};
 
 /// An Azurite blob server on a free loopback port, with one container; killed on drop.
 struct Azurite {
@@ -82,19 +82,7 @@ fn the_chain_runs_on_azure_and_creates_are_conditional() {
     let dir = tempfile::tempdir().unwrap();
     golden_lake_on(&azurite, url, dir.path());
     let out = dir.path().join("out");
-    let o = azurite.fedreport(&[
-        "run",
-        "--lake",
-        url,
-        "--year",
-        "2012",
-        "--set",
-        "yoy_factor=1.4",
-        "--set",
-        "drop_min_rows=1",
-        "--out",
-        &out.to_string_lossy(),
-    ]);
+    let o = golden_run(&azurite, url, &out, &[]);
     assert!(o.status.success(), "{}", text(&o));
     assert_golden_tables(&out, "on Azure");
     let o = azurite.fedreport(&["receipts", "--lake", url, "--member", "NZL"]);

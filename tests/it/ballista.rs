@@ -15,7 +15,7 @@ use fedreport_distributed::Ballista;
 use fedreport_engine::{Pipeline, RunOptions};
 
 use crate::block_on;
-use crate::s3::{Moto, assert_golden_tables, golden_lake_on_s3, text};
+use crate::s3::{Moto, assert_golden_tables, golden_lake_on_s3, golden_run, text};
 
 /// A binary of the distributed crate, built beside `fedreport`.
 fn binary(name: &str) -> PathBuf {
@@ -84,7 +84,7 @@ impl Cluster {
     fn start(executors: usize) -> Cluster {
         let work = tempfile::tempdir().unwrap();
         let port = free_port();
-        let mut children = vec![
+        let children = vec![
             Command::new(binary("fedreport-scheduler"))
                 .args(["--bind-host", "127.0.0.1", "--external-host", "127.0.0.1", "--bind-port", &port.to_string()])
                 .stdout(log(&work.path().join("scheduler.log")))
@@ -92,8 +92,8 @@ impl Cluster {
                 .spawn()
                 .expect("start fedreport-scheduler"),
         ];
+        let mut cluster = Cluster { children, port, work };
         wait_for(port, "fedreport-scheduler");
-        let mut cluster = Cluster { children: Vec::new(), port, work };
         for i in 0..executors {
             let (flight, grpc, health) = (free_port(), free_port(), free_port());
             let dir = cluster.work.path().join(format!("executor-{i}"));
@@ -109,10 +109,9 @@ impl Cluster {
             for v in CLOUD_VARS {
                 cmd.env_remove(v);
             }
-            children.push(cmd.spawn().expect("start fedreport-executor"));
+            cluster.children.push(cmd.spawn().expect("start fedreport-executor"));
             wait_for(flight, "fedreport-executor");
         }
-        cluster.children = children;
         cluster
     }
 }
@@ -150,23 +149,7 @@ fn golden_tables_are_byte_identical_on_a_scheduler_and_two_executors_with_the_la
     let engine = format!("ballista://127.0.0.1:{}", cluster.port);
     let run = |engine: &str, out: &str| {
         let out = dir.path().join(out);
-        let o = moto.fedreport(&[
-            "run",
-            "--lake",
-            url,
-            "--engine",
-            engine,
-            "--year",
-            "2012",
-            "--set",
-            "yoy_factor=1.4",
-            "--set",
-            "drop_min_rows=1",
-            "--target-partitions",
-            "4",
-            "--out",
-            &out.to_string_lossy(),
-        ]);
+        let o = golden_run(&moto, url, &out, &["--engine", engine, "--target-partitions", "4"]);
         assert!(o.status.success(), "--engine {engine}: {}\n{}", text(&o), cluster.logs());
         out
     };

@@ -111,6 +111,17 @@ pub fn assert_golden_tables(out: &std::path::Path, where_: &str) {
     }
 }
 
+/// Run the golden pipeline (`fedreport run`, cycle 2012, the golden
+/// parameters as in `pipeline::options`) on `url`, copying the run to `out`;
+/// `extra` adds options.
+pub fn golden_run(server: &dyn LakeServer, url: &str, out: &std::path::Path, extra: &[&str]) -> Output {
+    let out = out.to_string_lossy();
+    let mut args = vec!["run", "--lake", url, "--year", "2012", "--set", "yoy_factor=1.4", "--set", "drop_min_rows=1"];
+    args.extend(["--out", &out]);
+    args.extend(extra);
+    server.fedreport(&args)
+}
+
 /// An object-store server the tests start: how to reach it.
 pub trait LakeServer {
     /// Environment for the `fedreport` binary.
@@ -185,21 +196,7 @@ fn the_whole_chain_runs_on_s3_as_on_a_folder() {
     assert!(text(&o).contains("REJ"), "{}", text(&o));
     let out = dir.path().join("out");
     let meeting = repo().join("meetings/som5-bali-2013.toml").to_string_lossy().to_string();
-    let o = moto.fedreport(&[
-        "run",
-        "--lake",
-        url,
-        "--year",
-        "2012",
-        "--set",
-        "yoy_factor=1.4",
-        "--set",
-        "drop_min_rows=1",
-        "--out",
-        &out.to_string_lossy(),
-        "--meeting",
-        &meeting,
-    ]);
+    let o = golden_run(&moto, url, &out, &["--meeting", &meeting]);
     assert!(o.status.success(), "{}", text(&o));
     // the same tables as the hand-computed golden ones (completeness depends on arrival times)
     assert_golden_tables(&out, "on S3");
