@@ -6,14 +6,14 @@
 //! installs Azurite and sets FEDREPORT_REQUIRE_AZURITE=1, so in CI a missing
 //! server fails instead of skipping.
 
-use std::net::TcpListener;
 use std::process::{Child, Command};
 
 use fedreport_store::Lake;
 use fedreport_store::lake::Created;
 
 use crate::repo;
-use crate::s3::{LakeServer, assert_golden_tables, golden_lake_on, golden_run, spawn_server, text};
+use crate::s3::{LakeServer, assert_golden_tables, golden_lake_on, golden_run, text};
+use crate::support::{free_port, spawn_server};
 
 /// An Azurite blob server on a free loopback port, with one container; killed on drop.
 struct Azurite {
@@ -30,7 +30,7 @@ impl Drop for Azurite {
 
 impl Azurite {
     fn start(container: &str) -> Option<Azurite> {
-        let port = TcpListener::bind("127.0.0.1:0").ok()?.local_addr().ok()?.port();
+        let port = free_port("FEDREPORT_REQUIRE_AZURITE")?;
         let mut cmd = Command::new("azurite-blob");
         cmd.args(["--blobHost", "127.0.0.1", "--blobPort", &port.to_string(), "--inMemoryPersistence", "--silent"])
             .arg("--skipApiVersionCheck");

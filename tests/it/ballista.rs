@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use fedreport_distributed::Ballista;
-use fedreport_engine::{Pipeline, RunOptions};
+use fedreport_engine::RunOptions;
 
 use crate::block_on;
 use crate::s3::{Moto, assert_golden_tables, golden_lake_on_s3, golden_run, text};
@@ -29,7 +29,8 @@ fn binary(name: &str) -> PathBuf {
 }
 
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    let l = TcpListener::bind("127.0.0.1:0").expect("a free loopback port for the cluster (none could be bound)");
+    l.local_addr().expect("its address").port()
 }
 
 fn wait_for(port: u16, what: &str) {
@@ -123,7 +124,7 @@ fn golden_tables_are_byte_identical_on_standalone_ballista() {
         let lake = crate::pipeline::build_lake(dir.path(), crate::pipeline::golden_as_submitted()).await;
         let local = crate::pipeline::run(&lake, 2).await;
         let opts = RunOptions { engine: Some(Arc::new(Ballista::Standalone)), ..crate::pipeline::options(2) };
-        let ballista = fedreport_engine::run(&lake, &Pipeline::embedded_som().unwrap(), &opts, &mut |_| {})
+        let ballista = fedreport_engine::run(&lake, crate::contract(), &crate::bali().pipeline, &opts, &mut |_| {})
             .await
             .expect("the pipeline runs on standalone Ballista");
         assert!(ballista.manifest.engine.starts_with("ballista"), "{}", ballista.manifest.engine);
@@ -134,7 +135,8 @@ fn golden_tables_are_byte_identical_on_standalone_ballista() {
             assert_eq!(o.parquet.sha256, b.parquet.sha256, "{} Parquet differs on Ballista", o.table);
         }
         // and a replay of the Ballista run on the local engine gives the same bytes
-        let (_, diffs) = fedreport_engine::replay(&lake, &ballista.manifest, &mut |_| {}).await.unwrap();
+        let (_, diffs) =
+            fedreport_engine::replay(&lake, crate::contract(), &ballista.manifest, &mut |_| {}).await.unwrap();
         assert!(diffs.is_empty(), "{diffs:?}");
     });
 }

@@ -10,14 +10,14 @@ use arrow::array::{
     new_null_array,
 };
 use arrow::datatypes::{DataType, Field, Schema};
-use fedreport_contract::{Expected, Schemas, ValidateOptions, Validator};
+use fedreport_contract::{Expected, ValidateOptions, Validator};
 use fedreport_store::{Lake, intake, receipt};
 use proptest::prelude::*;
 
 use crate::block_on;
 
 fn check(bytes: Vec<u8>, name: &str) {
-    let v = Validator::new(ValidateOptions::findings(50));
+    let v = Validator::new(crate::contract(), ValidateOptions::findings(50));
     let r = block_on(v.validate_bytes(bytes.into(), name, &Expected::default())).report;
     assert!(r.findings.len() <= 50);
     if !r.is_valid() {
@@ -47,7 +47,7 @@ proptest! {
 
     #[test]
     fn damaged_parquet_never_panics(cut in 0usize..4000, flips in proptest::collection::vec((0usize..4000, any::<u8>()), 0..6)) {
-        let batch = fedreport_synth::return_batch(3, "AUS", "maritime_movements", 2012, 0.2).unwrap();
+        let batch = fedreport_synth::return_batch(crate::contract(), 3, "AUS", "maritime_movements", 2012, 0.2).unwrap();
         let mut bytes = fedreport_synth::parquet(&batch).unwrap();
         for (at, b) in flips {
             let n = bytes.len();
@@ -66,7 +66,7 @@ proptest! {
             let dir = tempfile::tempdir().unwrap();
             let lake = Lake::open(&dir.path().to_string_lossy()).unwrap();
             lake.put_new("inbox/AUS/x.parquet", bytes.into()).await.unwrap();
-            let v = Validator::new(ValidateOptions::default());
+            let v = Validator::new(crate::contract(), ValidateOptions::default());
             let sum = intake(&lake, &v, &Default::default(), &mut |_, _, _| {}).await.unwrap();
             assert_eq!(sum.decisions.len(), 1);
             assert_eq!(receipt::list(&lake, Some("AUS")).await.unwrap().len(), 1);
@@ -84,7 +84,7 @@ struct ColSpec {
 }
 
 fn batch_spec() -> impl Strategy<Value = Vec<ColSpec>> {
-    let schema = Schemas::embedded().get("maritime_movements").unwrap().clone();
+    let schema = crate::contract().schemas().get("maritime_movements").unwrap().clone();
     let names: Vec<String> =
         schema.columns.iter().map(|c| c.name.clone()).chain(["__index_level_0__".into(), "extra".into()]).collect();
     (0usize..12).prop_flat_map(move |rows| {

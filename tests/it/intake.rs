@@ -11,7 +11,7 @@ use crate::block_on;
 use crate::faults::FaultyStore;
 
 fn validator() -> Validator {
-    Validator::new(ValidateOptions::default())
+    Validator::new(crate::contract(), ValidateOptions::default())
 }
 
 fn lake() -> (tempfile::TempDir, Lake) {
@@ -21,7 +21,10 @@ fn lake() -> (tempfile::TempDir, Lake) {
 }
 
 fn parquet(member: &str, dataset: &str, year: i32, scale: f64) -> Vec<u8> {
-    fedreport_synth::parquet(&fedreport_synth::return_batch(11, member, dataset, year, scale).unwrap()).unwrap()
+    fedreport_synth::parquet(
+        &fedreport_synth::return_batch(crate::contract(), 11, member, dataset, year, scale).unwrap(),
+    )
+    .unwrap()
 }
 
 async fn drop_in(lake: &Lake, member: &str, name: &str, bytes: Vec<u8>) {

@@ -9,15 +9,21 @@ mod azure;
 mod ballista;
 mod cli;
 mod faults;
+mod forum;
 mod fuzz;
 mod intake;
 mod pipeline;
 mod render;
 mod returns;
 mod s3;
+mod support;
 mod writers;
 
 use std::path::PathBuf;
+use std::sync::OnceLock;
+
+use fedreport_contract::Contract;
+use fedreport_forum::Forum;
 
 /// The repository root.
 pub fn repo() -> PathBuf {
@@ -27,4 +33,15 @@ pub fn repo() -> PathBuf {
 /// Run a future to completion on a fresh runtime.
 pub fn block_on<F: Future>(f: F) -> F::Output {
     tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime").block_on(f)
+}
+
+/// The Bali Process forum as shipped, loaded once.
+pub fn bali() -> &'static Forum {
+    static FORUM: OnceLock<Forum> = OnceLock::new();
+    FORUM.get_or_init(Forum::bali)
+}
+
+/// The Bali Process's contract (Standard Return v1 and its registry).
+pub fn contract() -> &'static Contract {
+    &bali().contract
 }

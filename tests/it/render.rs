@@ -3,12 +3,23 @@
 //! from run to run), member text never live, byte-identical re-renders, and
 //! the wording rules where data is missing.
 
-use fedreport_render::{Meeting, RunData, embedded_templates, render};
+use fedreport_render::{Meeting, Renderer, RunData};
 
-use crate::{block_on, repo};
+use crate::{bali, block_on, repo};
 
 fn meeting() -> Meeting {
-    Meeting::load(&repo().join("meetings/som5-bali-2013.toml")).expect("the example meeting file is valid")
+    Meeting::load(&repo().join("meetings/som5-bali-2013.toml"), bali().contract.registry())
+        .expect("the example meeting file is valid")
+}
+
+/// Render the Bali Process documents of a run.
+fn render(run: &RunData, meeting: &Meeting) -> fedreport_render::Result<Vec<(String, Vec<u8>)>> {
+    bali().renderer().unwrap().render(run, meeting)
+}
+
+/// A renderer with edited templates.
+fn renderer_with(templates: Vec<(String, String)>) -> fedreport_render::Result<Renderer> {
+    Renderer::new(templates, bali().documents.clone(), bali().contract.registry().clone())
 }
 
 /// The golden run as the renderer reads it from a run folder.
@@ -26,7 +37,7 @@ fn golden_run(dir: &std::path::Path) -> RunData {
         )
         .unwrap();
     }
-    std::fs::write(out.join("manifest.json"), serde_json::to_vec_pretty(&outcome.manifest).unwrap()).unwrap();
+    std::fs::write(out.join("manifest.json"), outcome.manifest.to_json().unwrap()).unwrap();
     RunData::from_folder(&out).unwrap()
 }
 
@@ -36,7 +47,7 @@ fn redact(s: &str, run: &RunData) -> String {
     let view = run.view();
     let mut out = s.replace(&view.id, "[run id]").replace(&view.created_at, "[created at]");
     for input in &view.inputs {
-        let sha = input["sha256"].as_str().unwrap();
+        let sha = input.sha256.as_str();
         out = out.replace(sha, "[sha256]").replace(&sha[..16], "[sha256]");
     }
     out
@@ -47,7 +58,7 @@ fn drafts_of_the_golden_run() {
     let dir = tempfile::tempdir().unwrap();
     let run = golden_run(dir.path());
     let id = run.view().id;
-    let files = render(&run, &meeting(), embedded_templates()).unwrap();
+    let files = render(&run, &meeting()).unwrap();
     assert_eq!(
         files.iter().map(|f| f.0.as_str()).collect::<Vec<_>>(),
         ["cochairs-statement.md", "cochairs-statement.html", "ministerial-briefing.md", "ministerial-briefing.html"]
@@ -87,7 +98,7 @@ fn drafts_of_the_golden_run() {
 fn member_text_is_never_live_markup() {
     let dir = tempfile::tempdir().unwrap();
     let run = golden_run(dir.path());
-    let files = render(&run, &meeting(), embedded_templates()).unwrap();
+    let files = render(&run, &meeting()).unwrap();
     let md = String::from_utf8(files[2].1.clone()).unwrap();
     let html = String::from_utf8(files[3].1.clone()).unwrap();
     // the golden IDN need: <script>alert('x')</script> **bold** [link](http://example.invalid)
@@ -102,8 +113,8 @@ fn member_text_is_never_live_markup() {
 fn rendering_the_same_run_twice_gives_the_same_bytes() {
     let dir = tempfile::tempdir().unwrap();
     let run = golden_run(dir.path());
-    let a = render(&run, &meeting(), embedded_templates()).unwrap();
-    let b = render(&RunData::from_folder(&dir.path().join("run")).unwrap(), &meeting(), embedded_templates()).unwrap();
+    let a = render(&run, &meeting()).unwrap();
+    let b = render(&RunData::from_folder(&dir.path().join("run")).unwrap(), &meeting()).unwrap();
     assert_eq!(a, b);
 }
 
@@ -116,7 +127,7 @@ fn missing_data_gives_drafting_notes_not_zeros() {
         let table = run.tables.get_mut(t).unwrap();
         table.rows.retain(|r| r[0] != 2012);
     }
-    let files = render(&run, &meeting(), embedded_templates()).unwrap();
+    let files = render(&run, &meeting()).unwrap();
     let statement = String::from_utf8(files[0].1.clone()).unwrap();
     assert!(
         statement.contains("Drafting note for the secretariat:** No member reported maritime movements for 2012"),
@@ -132,7 +143,7 @@ fn missing_data_gives_drafting_notes_not_zeros() {
     let u = table.columns.iter().position(|c| c == "unprecedented").unwrap();
     table.rows[0][i] = serde_json::Value::Null;
     table.rows[0][u] = serde_json::Value::Bool(false);
-    let files = render(&first, &meeting(), embedded_templates()).unwrap();
+    let files = render(&first, &meeting()).unwrap();
     let statement = String::from_utf8(files[0].1.clone()).unwrap();
     assert!(
         !statement.contains("unprecedented")
@@ -147,11 +158,11 @@ fn missing_data_gives_drafting_notes_not_zeros() {
 fn a_template_naming_a_missing_value_fails_loudly() {
     let dir = tempfile::tempdir().unwrap();
     let run = golden_run(dir.path());
-    let mut templates = embedded_templates();
+    let mut templates = bali().templates.clone();
     for t in templates.iter_mut().filter(|t| t.0 == "statement.md.j2") {
         t.1.push_str("{{ facts.no_such_fact }}");
     }
-    let e = render(&run, &meeting(), templates).unwrap_err().to_string();
+    let e = renderer_with(templates).unwrap().render(&run, &meeting()).unwrap_err().to_string();
     assert!(e.contains("statement.md.j2") && e.contains("undefined"), "{e}");
 }
 
@@ -159,13 +170,13 @@ fn a_template_naming_a_missing_value_fails_loudly() {
 fn meeting_files_are_checked_with_the_field_named() {
     let text = std::fs::read_to_string(repo().join("meetings/som5-bali-2013.toml")).unwrap();
     let bad = text.replace("co_chairs = [\"IDN\", \"AUS\"]", "co_chairs = [\"IDN\", \"XXX\"]");
-    let e = Meeting::parse("m.toml", &bad).unwrap_err().to_string();
+    let e = Meeting::parse("m.toml", &bad, bali().contract.registry()).unwrap_err().to_string();
     assert!(e.contains("co_chairs") && e.contains("XXX"), "{e}");
     let bad = text.replace("kind = \"report\"", "kind = \"speech\"");
-    let e = Meeting::parse("m.toml", &bad).unwrap_err().to_string();
+    let e = Meeting::parse("m.toml", &bad, bali().contract.registry()).unwrap_err().to_string();
     assert!(e.contains("kind must be recommendation or report"), "{e}");
     let bad = text.replace("date = 2013-04-01", "date = \"1/4/2013\"");
-    assert!(Meeting::parse("m.toml", &bad).is_err());
+    assert!(Meeting::parse("m.toml", &bad, bali().contract.registry()).is_err());
 }
 
 /// Headless Chromium loads the HTML with the network closed to it, logs no
@@ -175,14 +186,10 @@ fn meeting_files_are_checked_with_the_field_named() {
 /// it has installed Chromium).
 #[test]
 fn html_loads_offline_without_errors_and_prints_to_pdf() {
-    let Some(chromium) = fedreport_render::pdf::find_chromium() else {
-        assert!(std::env::var_os("FEDREPORT_REQUIRE_CHROMIUM").is_none(), "Chromium is required but not installed");
-        eprintln!("SKIPPED html_loads_offline…: no Chromium on this machine (apt-get install chromium)");
-        return;
-    };
+    let Some(chromium) = crate::support::chromium() else { return };
     let dir = tempfile::tempdir().unwrap();
     let run = golden_run(dir.path());
-    for (name, bytes) in render(&run, &meeting(), embedded_templates()).unwrap() {
+    for (name, bytes) in render(&run, &meeting()).unwrap() {
         if !name.ends_with(".html") {
             continue;
         }

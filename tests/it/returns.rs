@@ -16,7 +16,7 @@ fn claim() -> Expected {
 pub fn validate_file(path: &std::path::Path, expected: &Expected) -> Report {
     let bytes = std::fs::read(path).expect("fixture");
     let name = path.file_name().unwrap().to_string_lossy().to_string();
-    let v = Validator::new(ValidateOptions::default());
+    let v = Validator::new(crate::contract(), ValidateOptions::default());
     block_on(v.validate_bytes(bytes.into(), &name, expected)).report
 }
 
@@ -112,7 +112,7 @@ fn findings_are_capped_but_all_counted() {
     for i in 0..50 {
         csv.push_str(&format!("AUS,2012,M-{i},2012-01-01,sunk,IDN,AUS,10,0,0\n"));
     }
-    let v = Validator::new(ValidateOptions::findings(7));
+    let v = Validator::new(crate::contract(), ValidateOptions::findings(7));
     let r = block_on(v.validate_bytes(csv.into_bytes().into(), "many.csv", &claim())).report;
     assert_eq!(r.findings.len(), 7);
     assert_eq!(r.errors, 50);
@@ -131,9 +131,9 @@ fn dataset_member_and_year_are_inferred_and_said() {
 
 #[test]
 fn embedded_schemas_and_registry_load() {
-    let s = fedreport_contract::Schemas::embedded();
+    let s = crate::contract().schemas();
     assert_eq!(s.names().collect::<Vec<_>>().len(), 5);
-    let reg = fedreport_contract::Registry::embedded();
+    let reg = crate::contract().registry();
     assert_eq!(reg.reporting_members().count(), 45);
     assert!(reg.is_iso3("UNK") && reg.is_iso3("AUS") && !reg.is_iso3("aus"));
     let from_dir = fedreport_contract::Schemas::from_dir(&repo().join("schemas")).unwrap();

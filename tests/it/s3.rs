@@ -3,15 +3,15 @@
 //! `scripts/test` installs moto and sets FEDREPORT_REQUIRE_MOTO=1, so in CI a
 //! missing server fails instead of skipping.
 
-use std::net::TcpListener;
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use fedreport_store::Lake;
 use object_store::aws::AmazonS3Builder;
 
 use crate::repo;
+use crate::support::{free_port, spawn_server};
 
 /// A moto server on a free loopback port, with one bucket; killed on drop.
 pub struct Moto {
@@ -29,7 +29,7 @@ impl Drop for Moto {
 impl Moto {
     /// Start a server, or `None` (with a message) where moto is not installed and not required.
     pub fn start(bucket: &str) -> Option<Moto> {
-        let port = TcpListener::bind("127.0.0.1:0").ok()?.local_addr().ok()?.port();
+        let port = free_port("FEDREPORT_REQUIRE_MOTO")?;
         let mut cmd = Command::new("moto_server");
         cmd.args(["-H", "127.0.0.1", "-p", &port.to_string()]);
         let child = spawn_server(cmd, port, "moto_server", "FEDREPORT_REQUIRE_MOTO", "pip install 'moto[server]'")?;
@@ -79,26 +79,6 @@ impl Moto {
 
 pub fn text(o: &Output) -> String {
     format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
-}
-
-/// Start a test server listening on `port` and wait until it accepts
-/// connections; `None` (with a message) where it is not installed and
-/// `require` (an environment variable) is not set.
-pub fn spawn_server(mut cmd: Command, port: u16, name: &str, require: &str, install: &str) -> Option<Child> {
-    let child = match cmd.stdout(Stdio::null()).stderr(Stdio::null()).spawn() {
-        Ok(c) => c,
-        Err(e) => {
-            assert!(std::env::var_os(require).is_none(), "{name} is required ({require}) but cannot start: {e}");
-            eprintln!("SKIPPED: {name} is not installed ({install})");
-            return None;
-        }
-    };
-    let start = Instant::now();
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(start.elapsed() < Duration::from_secs(30), "{name} did not start within 30 s");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    Some(child)
 }
 
 /// The tables a run copied to `out/tables/` equal the hand-computed golden ones.
@@ -227,9 +207,10 @@ fn the_whole_chain_runs_on_s3_as_on_a_folder() {
 fn another_members_file_never_reaches_the_accepted_area_on_s3() {
     let Some(moto) = Moto::start("returns") else { return };
     let lake = moto.lake("s3://returns/lake");
-    let nzl =
-        fedreport_synth::parquet(&fedreport_synth::return_batch(5, "NZL", "enforcement_cases", 2012, 1.0).unwrap())
-            .unwrap();
+    let nzl = fedreport_synth::parquet(
+        &fedreport_synth::return_batch(crate::contract(), 5, "NZL", "enforcement_cases", 2012, 1.0).unwrap(),
+    )
+    .unwrap();
     crate::block_on(lake.put_new("inbox/AUS/e.parquet", nzl.into())).unwrap();
     let o = moto.fedreport(&["intake", "--lake", "s3://returns/lake"]);
     assert!(o.status.success(), "{}", text(&o));
@@ -247,14 +228,14 @@ fn another_members_file_never_reaches_the_accepted_area_on_s3() {
 
 /// Submissions made through the library (focal points), as (member, dataset, year, id).
 fn submit_many(lake: &Lake, round: u64, count: usize) -> Vec<(String, String)> {
-    let v = fedreport_contract::Validator::new(Default::default());
+    let v = fedreport_contract::Validator::new(crate::contract(), Default::default());
     let slots = [("AUS", "maritime_movements"), ("IDN", "enforcement_cases"), ("MYS", "legal_framework")];
     let mut ids = Vec::new();
     for i in 0..count {
         let (member, dataset) = slots[i % slots.len()];
         // every third file repeats the bytes of the one before it in its slot: a duplicate
         let variant = if i % 3 == 2 && i >= 3 { round * 100 + i as u64 - 3 } else { round * 100 + i as u64 };
-        let batch = fedreport_synth::return_batch(variant, member, dataset, 2012, 0.05).unwrap();
+        let batch = fedreport_synth::return_batch(crate::contract(), variant, member, dataset, 2012, 0.05).unwrap();
         let bytes = fedreport_synth::parquet(&batch).unwrap();
         let s = crate::block_on(fedreport_store::submit(
             lake,
@@ -383,7 +364,8 @@ fn large_returns_go_up_in_parts_and_come_back_whole() {
     let url = "s3://returns/large";
     // about 4.6 million movements: over the 16 MiB multipart threshold both as
     // submitted (uncompressed) and as the stored canonical version (zstd)
-    let batch = fedreport_synth::return_batch(3, "IDN", "maritime_movements", 2012, 14_000.0).unwrap();
+    let batch =
+        fedreport_synth::return_batch(crate::contract(), 3, "IDN", "maritime_movements", 2012, 14_000.0).unwrap();
     let rows = batch.num_rows();
     let props = parquet::file::properties::WriterProperties::builder()
         .set_compression(parquet::basic::Compression::UNCOMPRESSED)

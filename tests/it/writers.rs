@@ -8,7 +8,7 @@ use std::sync::Arc;
 use arrow::array::{Array, ArrayRef, AsArray, RecordBatch};
 use arrow::compute::{cast, concat_batches};
 use arrow::datatypes::{DataType, Field, Int32Type, Schema, TimeUnit};
-use fedreport_contract::{Expected, Report, RuleCode, Schemas, ValidateOptions, Validator};
+use fedreport_contract::{Expected, Report, RuleCode, ValidateOptions, Validator};
 use object_store::ObjectStoreExt;
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{BrotliLevel, Compression, GzipLevel, ZstdLevel};
@@ -18,7 +18,7 @@ use crate::{block_on, repo};
 
 /// Validate bytes and return the report plus the canonical data.
 pub fn canonical(bytes: Vec<u8>, name: &str, expected: &Expected) -> (Report, Option<RecordBatch>) {
-    let v = Validator::new(ValidateOptions::default());
+    let v = Validator::new(crate::contract(), ValidateOptions::default());
     block_on(async {
         let store = Arc::new(object_store::memory::InMemory::new());
         let p = object_store::path::Path::from("f");
@@ -84,7 +84,7 @@ fn real_writers_validate_cleanly_and_agree() {
 
 /// A canonical maritime batch from the synthetic generator.
 fn maritime() -> RecordBatch {
-    fedreport_synth::return_batch(7, "AUS", "maritime_movements", 2012, 1.0).unwrap()
+    fedreport_synth::return_batch(crate::contract(), 7, "AUS", "maritime_movements", 2012, 1.0).unwrap()
 }
 
 fn write(batch: &RecordBatch, compression: Compression, row_group: usize) -> Vec<u8> {
@@ -230,10 +230,10 @@ fn lossy_types_are_refused_with_the_type_named() {
 
 #[test]
 fn a_null_typed_column_is_accepted_only_where_nulls_are() {
-    let schema = Schemas::embedded().get("capacity_needs").unwrap().arrow_schema();
-    let batch = fedreport_synth::return_batch(1, "AUS", "capacity_needs", 2012, 1.0).unwrap();
+    let schema = crate::contract().schemas().get("capacity_needs").unwrap().arrow_schema();
+    let batch = fedreport_synth::return_batch(crate::contract(), 1, "AUS", "capacity_needs", 2012, 1.0).unwrap();
     let batch = if batch.num_rows() == 0 {
-        fedreport_synth::return_batch(2, "AUS", "capacity_needs", 2012, 1.0).unwrap()
+        fedreport_synth::return_batch(crate::contract(), 2, "AUS", "capacity_needs", 2012, 1.0).unwrap()
     } else {
         batch
     };

@@ -13,11 +13,13 @@ const ROWS: usize = 1_000_000;
 
 fn main() {
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
-    let batch = fedreport_synth::return_batch(1, "IDN", "maritime_movements", 2012, 3100.0).expect("synthetic batch");
+    let contract = fedreport_forum::Forum::bali().contract;
+    let batch = fedreport_synth::return_batch(&contract, 1, "IDN", "maritime_movements", 2012, 3100.0)
+        .expect("synthetic batch");
     assert!(batch.num_rows() >= ROWS, "generator gave {} rows", batch.num_rows());
     let batch = batch.slice(0, ROWS);
     let bytes = bytes::Bytes::from(fedreport_synth::parquet(&batch).expect("parquet"));
-    let validator = Validator::new(ValidateOptions::default());
+    let validator = Validator::new(&contract, ValidateOptions::default());
     let expected = Expected { dataset: None, member: Some("IDN".into()), year: Some(2012) };
 
     let mut times = Vec::new();

@@ -1,15 +1,12 @@
-//! The member registry (`reference/members.csv`) and the ISO 3166-1 alpha-3
-//! code list (`reference/iso3166-1-alpha3.txt`), both shipped with the
-//! project and embedded at build time.
+//! The member registry (a forum's `members.csv`: code, name, kind,
+//! sub-region) and the ISO 3166-1 alpha-3 code list. The Bali Process
+//! registry ships in `reference/`; a forum folder can bring its own.
 
 use std::collections::{BTreeMap, HashSet};
 
 use serde::Serialize;
 
 use crate::error::{ContractError, Result};
-
-const MEMBERS_CSV: &str = include_str!("../../../reference/members.csv");
-const ISO3_TXT: &str = include_str!("../../../reference/iso3166-1-alpha3.txt");
 
 /// What kind of participant a registry entry is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -52,14 +49,6 @@ fn iso3_index(code: &str) -> Option<usize> {
 }
 
 impl Registry {
-    /// The registry shipped with this build.
-    pub fn embedded() -> &'static Registry {
-        static CELL: std::sync::OnceLock<Registry> = std::sync::OnceLock::new();
-        CELL.get_or_init(|| {
-            Registry::parse(MEMBERS_CSV, ISO3_TXT).expect("the embedded registry is checked by the test suite")
-        })
-    }
-
     /// Parse a members CSV (`code,name,kind,subregion`) and an ISO3 list.
     pub fn parse(members_csv: &str, iso3_txt: &str) -> Result<Registry> {
         let err = |message: String| ContractError::Reference { file: "members.csv".into(), message };

@@ -1,6 +1,6 @@
-//! Dataset schemas of Standard Return v1, loaded from the `schemas/*.toml`
-//! files that ship with the project (embedded at build time so the binary
-//! works anywhere; [`Schemas::from_dir`] loads an edited copy instead).
+//! Dataset schemas, loaded from a forum's schema files (`schemas/*.toml`
+//! for the Bali Process's Standard Return v1; the forum crate embeds them in
+//! the binary, [`Schemas::from_dir`] loads a folder).
 //!
 //! Everything the validator, the templates and `fedreport schema` know about
 //! a dataset comes from these files, never from Rust literals.
@@ -12,15 +12,6 @@ use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{ContractError, Result};
-
-/// The schema files embedded in the binary, in file-name order.
-const EMBEDDED: &[(&str, &str)] = &[
-    ("capacity_needs.toml", include_str!("../../../schemas/capacity_needs.toml")),
-    ("enforcement_cases.toml", include_str!("../../../schemas/enforcement_cases.toml")),
-    ("legal_framework.toml", include_str!("../../../schemas/legal_framework.toml")),
-    ("maritime_movements.toml", include_str!("../../../schemas/maritime_movements.toml")),
-    ("trafficking_victims.toml", include_str!("../../../schemas/trafficking_victims.toml")),
-];
 
 /// Canonical column types of the contract.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -230,6 +221,59 @@ impl DatasetSchema {
     }
 }
 
+impl Column {
+    /// The column's rules in words, e.g. `one of: a, b; unique`.
+    pub fn rules_in_words(&self) -> Vec<String> {
+        let mut rule = Vec::new();
+        if let Some(v) = &self.values {
+            rule.push(format!("one of: {}", v.join(", ")));
+        }
+        match self.codelist {
+            Some(CodeList::Iso3) => rule.push("ISO 3166-1 alpha-3 code or UNK".into()),
+            Some(CodeList::Member) => rule.push("registry state or territory".into()),
+            None => {}
+        }
+        if let (Some(a), Some(b)) = (self.min, self.max) {
+            rule.push(format!("{a}..={b}"));
+        } else if let Some(a) = self.min {
+            rule.push(format!(">= {a}"));
+        }
+        if let Some(m) = self.max_length {
+            rule.push(format!("{}..{m} chars", self.min_length.unwrap_or(0)));
+        }
+        if self.unique {
+            rule.push("unique".into());
+        }
+        rule
+    }
+}
+
+impl DatasetSchema {
+    /// The dataset described for people: one line per column with its type,
+    /// whether it is required and its rules, then the row rules and row count.
+    pub fn describe(&self) -> String {
+        let mut out = format!("{} — {} (schema {})\n", self.dataset, self.description, self.schema_version);
+        for c in &self.columns {
+            let rule = c.rules_in_words();
+            out.push_str(&format!(
+                "  {:<26} {:<7} {:<9} {}{}\n",
+                c.name,
+                c.ty.name(),
+                if c.nullable { "nullable" } else { "required" },
+                c.description.as_deref().unwrap_or(""),
+                if rule.is_empty() { String::new() } else { format!(" [{}]", rule.join("; ")) }
+            ));
+        }
+        for r in &self.row_rules {
+            out.push_str(&format!("  rule: {}\n", r.description()));
+        }
+        if let (Some(a), Some(b)) = (self.min_rows, self.max_rows) {
+            out.push_str(&format!("  rows: {a}..={b}\n"));
+        }
+        out
+    }
+}
+
 /// All datasets of the contract, by name.
 #[derive(Debug, Clone)]
 pub struct Schemas {
@@ -237,15 +281,6 @@ pub struct Schemas {
 }
 
 impl Schemas {
-    /// The schema files shipped with this build.
-    pub fn embedded() -> &'static Schemas {
-        static CELL: std::sync::OnceLock<Schemas> = std::sync::OnceLock::new();
-        CELL.get_or_init(|| {
-            Schemas::parse(EMBEDDED.iter().map(|(f, t)| (f.to_string(), t.to_string())))
-                .expect("the embedded schema files are checked by the test suite")
-        })
-    }
-
     /// Load every `*.toml` in a folder (an edited copy of `schemas/`).
     pub fn from_dir(dir: &std::path::Path) -> Result<Schemas> {
         let io = |source| ContractError::Io { path: dir.display().to_string(), source };
@@ -295,5 +330,15 @@ impl Schemas {
     /// Every dataset in name order.
     pub fn iter(&self) -> impl Iterator<Item = &Arc<DatasetSchema>> {
         self.datasets.values()
+    }
+
+    /// The datasets listed for people, under the contract's title.
+    pub fn summary(&self, title: &str) -> String {
+        let mut out = format!("{title} datasets:\n");
+        for s in self.iter() {
+            out.push_str(&format!("  {:<22} {} (schema {})\n", s.dataset, s.description, s.schema_version));
+        }
+        out.push_str("`fedreport schema DATASET` lists the columns of one.\n");
+        out
     }
 }

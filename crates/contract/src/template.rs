@@ -1,50 +1,28 @@
-//! Writing canonical files: the empty templates handed to focal points and
-//! the standardised Parquet that `convert` and intake produce.
+//! Empty return templates handed to focal points: a typed Parquet file and a
+//! CSV header row, one per dataset, made from the dataset's schema.
 
 use std::collections::BTreeMap;
 
-use arrow::array::RecordBatch;
-use arrow::datatypes::SchemaRef;
-use parquet::arrow::ArrowWriter;
-use parquet::basic::{Compression, ZstdLevel};
-use parquet::file::metadata::KeyValue;
-use parquet::file::properties::WriterProperties;
-
+use crate::canonical::parquet_bytes;
 use crate::error::Result;
 use crate::schema::DatasetSchema;
 
-/// Writer properties of every canonical Parquet file the project writes:
-/// zstd, statistics, fixed created-by (so equal data gives equal bytes), and
-/// the given key/value metadata in key order.
-pub fn writer_properties(metadata: &BTreeMap<String, String>) -> WriterProperties {
-    WriterProperties::builder()
-        .set_compression(Compression::ZSTD(ZstdLevel::try_new(3).expect("valid level")))
-        .set_created_by("fedreport".to_string())
-        .set_key_value_metadata(Some(metadata.iter().map(|(k, v)| KeyValue::new(k.clone(), v.clone())).collect()))
-        .build()
-}
+/// Footer key naming the dataset of a file fedreport wrote.
+pub const DATASET_KEY: &str = "fedreport.dataset";
+/// Footer key naming the schema version of a file fedreport wrote.
+pub const SCHEMA_VERSION_KEY: &str = "fedreport.schema_version";
 
-/// Parquet bytes holding `batches` with the dataset's canonical schema.
-pub fn parquet_bytes(
-    schema: SchemaRef,
-    batches: &[RecordBatch],
-    metadata: &BTreeMap<String, String>,
-) -> Result<Vec<u8>> {
-    let mut buf = Vec::new();
-    let mut w = ArrowWriter::try_new(&mut buf, schema, Some(writer_properties(metadata)))?;
-    for b in batches {
-        w.write(b)?;
-    }
-    w.close()?;
-    Ok(buf)
+/// The footer metadata of a return file written for `schema`.
+pub fn return_metadata(schema: &DatasetSchema) -> BTreeMap<String, String> {
+    BTreeMap::from([
+        (DATASET_KEY.to_string(), schema.dataset.clone()),
+        (SCHEMA_VERSION_KEY.to_string(), schema.schema_version.clone()),
+    ])
 }
 
 /// An empty, correctly typed Parquet template for a dataset.
 pub fn empty_parquet(schema: &DatasetSchema) -> Result<Vec<u8>> {
-    let mut md = BTreeMap::new();
-    md.insert("fedreport.dataset".into(), schema.dataset.clone());
-    md.insert("fedreport.schema_version".into(), schema.schema_version.clone());
-    parquet_bytes(schema.arrow_schema(), &[], &md)
+    parquet_bytes(schema.arrow_schema(), &[], &return_metadata(schema))
 }
 
 /// An empty CSV template: the header row only.

@@ -70,7 +70,7 @@ fn names(s: &Schema) -> String {
 pub fn parquet(batch: &RecordBatch, table: &str) -> Result<Vec<u8>> {
     let mut md = BTreeMap::new();
     md.insert("fedreport.table".to_string(), table.to_string());
-    Ok(fedreport_contract::template::parquet_bytes(batch.schema(), std::slice::from_ref(batch), &md)?)
+    Ok(fedreport_contract::canonical::parquet_bytes(batch.schema(), std::slice::from_ref(batch), &md)?)
 }
 
 /// One cell as CSV text: integers plainly, floats in shortest form, dates
@@ -90,10 +90,9 @@ pub fn cell(col: &dyn Array, i: usize) -> String {
         }
         DataType::Boolean => col.as_boolean().value(i).to_string(),
         DataType::Utf8 => col.as_string::<i32>().value(i).to_string(),
-        DataType::Date32 => {
-            let d = col.as_primitive::<Date32Type>().value(i);
-            chrono::NaiveDate::from_num_days_from_ce_opt(d + 719_163).map(|d| d.to_string()).unwrap_or_default()
-        }
+        DataType::Date32 => Date32Type::to_naive_date_opt(col.as_primitive::<Date32Type>().value(i))
+            .map(|d| d.to_string())
+            .unwrap_or_default(),
         DataType::Timestamp(TimeUnit::Millisecond, _) => {
             let ms = col.as_primitive::<TimestampMillisecondType>().value(i);
             chrono::DateTime::from_timestamp_millis(ms)

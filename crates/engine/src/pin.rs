@@ -1,5 +1,5 @@
 //! Pinning: the exact accepted versions a run reads, compacted into one
-//! Parquet file per dataset (`snapshots/{id}/{dataset}.parquet`).
+//! Parquet file per dataset and year (`snapshots/{id}/{dataset}/{year}.parquet`).
 //!
 //! Per-return files stay as intake wrote them, for audit; a run reads the
 //! compacted snapshot (opening thousands of small files costs about three
@@ -13,26 +13,19 @@ use bytes::Bytes;
 use datafusion::parquet::arrow::ArrowWriter;
 use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use fedreport_contract::Schemas;
-use fedreport_store::layout::{meta, sha256_hex};
+use fedreport_store::layout::{self, meta, sha256_hex};
 use fedreport_store::{Lake, VersionInfo};
 use futures::{StreamExt, TryStreamExt};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{EngineError, Result};
-use crate::manifest::Input;
+use fedreport_store::manifest::Input;
 
 /// A compacted set of inputs.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Snapshot {
     pub id: String,
     pub inputs: Vec<Input>,
-}
-
-impl Snapshot {
-    /// Lake-relative folder of a dataset's compacted files (one per year).
-    pub fn folder(&self, dataset: &str) -> String {
-        format!("snapshots/{}/{dataset}/", self.id)
-    }
 }
 
 /// Layout of the snapshot files; part of the id so a change of layout never reuses an old snapshot.
@@ -91,7 +84,7 @@ async fn build(
     versions.sort_by(|a, b| (&a.dataset, a.year, &a.member).cmp(&(&b.dataset, b.year, &b.member)));
     let keys: Vec<String> = versions.iter().map(|v| v.key.clone()).collect();
     let id = snapshot_id(&keys);
-    let index_key = format!("snapshots/{id}/inputs.json");
+    let index_key = layout::snapshot_index(&id);
     if let Some(bytes) = lake.get_opt(&index_key).await? {
         let snap: Snapshot = serde_json::from_slice(&bytes)?;
         let complete = snap.inputs.len() == versions.len()
@@ -103,12 +96,12 @@ async fn build(
     }
     let total = versions.len();
     let mut inputs = Vec::with_capacity(total);
-    // One file per (dataset, year), rows in member order: each file is sorted
-    // by (reference_year, reporting_member), which the engine declares.
+    // One file per (dataset, year), rows in member order (versions are
+    // copied in (dataset, year, member) order).
     let mut files: BTreeMap<(String, i32), ArrowWriter<Vec<u8>>> = BTreeMap::new();
     let new_writer = |dataset: &str| -> Result<ArrowWriter<Vec<u8>>> {
         let schema = schemas.get(dataset)?.arrow_schema();
-        let props = fedreport_contract::template::writer_properties(&BTreeMap::new());
+        let props = fedreport_contract::canonical::writer_properties(&BTreeMap::new());
         Ok(ArrowWriter::try_new(Vec::new(), schema, Some(props))?)
     };
     let mut fetched = futures::stream::iter(versions.into_iter().map(|v| {
@@ -164,7 +157,7 @@ async fn build(
     }
     for ((dataset, year), w) in files {
         let bytes = w.into_inner()?;
-        lake.put(&format!("{}{year}.parquet", snap.folder(&dataset)), Bytes::from(bytes)).await?;
+        lake.put(&layout::snapshot_file(&snap.id, &dataset, year), Bytes::from(bytes)).await?;
     }
     // The index goes last: a snapshot without it is rebuilt.
     lake.put(&index_key, Bytes::from(serde_json::to_vec_pretty(&snap)?)).await?;

@@ -1,30 +1,22 @@
 //! Pipeline folders: `pipeline.toml` (parameters and steps) and one `.sql`
-//! file per step. The step order comes from the tables each SQL file names.
+//! file per step. The step order comes from the tables each SQL file reads,
+//! as DataFusion's own parser resolves them.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
+use datafusion::sql::parser::DFParser;
+use datafusion::sql::resolve::resolve_table_references;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::error::{EngineError, Result};
+pub use fedreport_store::Param;
 
-/// The SOM pipeline shipped with the project (embedded so `demo` works anywhere).
-const SOM: &[(&str, &str)] = &[
-    ("pipeline.toml", include_str!("../../../pipelines/som/pipeline.toml")),
-    ("capacity_needs_ranked.sql", include_str!("../../../pipelines/som/capacity_needs_ranked.sql")),
-    ("capacity_requests.sql", include_str!("../../../pipelines/som/capacity_requests.sql")),
-    ("completeness.sql", include_str!("../../../pipelines/som/completeness.sql")),
-    ("cooperation_links.sql", include_str!("../../../pipelines/som/cooperation_links.sql")),
-    ("enforcement_by_member.sql", include_str!("../../../pipelines/som/enforcement_by_member.sql")),
-    ("enforcement_regional.sql", include_str!("../../../pipelines/som/enforcement_regional.sql")),
-    ("legal_framework_summary.sql", include_str!("../../../pipelines/som/legal_framework_summary.sql")),
-    ("maritime_by_member.sql", include_str!("../../../pipelines/som/maritime_by_member.sql")),
-    ("maritime_regional.sql", include_str!("../../../pipelines/som/maritime_regional.sql")),
-    ("member_series.sql", include_str!("../../../pipelines/som/member_series.sql")),
-    ("quality_flags.sql", include_str!("../../../pipelines/som/quality_flags.sql")),
-    ("victims_counts.sql", include_str!("../../../pipelines/som/victims_counts.sql")),
-    ("victims_regional.sql", include_str!("../../../pipelines/som/victims_regional.sql")),
-];
+use crate::error::{EngineError, Result, sql_error};
+
+/// The parameter every disclosure step reads its threshold from.
+pub const DISCLOSURE_K: &str = "disclosure_k";
+/// The parameter holding the cycle's reference year.
+pub const CYCLE_YEAR: &str = "cycle_year";
 
 /// Disclosure control settings of a step.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -84,36 +76,14 @@ pub struct Step {
     pub depends_on: Vec<String>,
 }
 
-/// A parameter value.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum Param {
-    Int(i64),
-    Float(f64),
-    Bool(bool),
-    Text(String),
-}
-
-impl Param {
-    fn from_toml(v: &toml::Value) -> Option<Param> {
-        Some(match v {
-            toml::Value::Integer(i) => Param::Int(*i),
-            toml::Value::Float(f) => Param::Float(*f),
-            toml::Value::Boolean(b) => Param::Bool(*b),
-            toml::Value::String(s) => Param::Text(s.clone()),
-            _ => return None,
-        })
-    }
-
-    /// Parse a `--set` value as the same kind as `self`.
-    pub fn parse_like(&self, s: &str) -> Option<Param> {
-        Some(match self {
-            Param::Int(_) => Param::Int(s.parse().ok()?),
-            Param::Float(_) => Param::Float(s.parse().ok()?),
-            Param::Bool(_) => Param::Bool(s.parse().ok()?),
-            Param::Text(_) => Param::Text(s.to_string()),
-        })
-    }
+fn param_from_toml(v: &toml::Value) -> Option<Param> {
+    Some(match v {
+        toml::Value::Integer(i) => Param::Int(*i),
+        toml::Value::Float(f) => Param::Float(*f),
+        toml::Value::Boolean(b) => Param::Bool(*b),
+        toml::Value::String(s) => Param::Text(s.clone()),
+        _ => return None,
+    })
 }
 
 /// A loaded pipeline.
@@ -127,16 +97,11 @@ pub struct Pipeline {
     pub steps: Vec<Step>,
     /// The files the pipeline was loaded from (name, text), for the run record.
     pub files: Vec<(String, String)>,
-    /// Where it came from (folder or "embedded:som").
+    /// Where it came from (a folder, or `embedded:pipelines/som`).
     pub source: String,
 }
 
 impl Pipeline {
-    /// The SOM pipeline shipped with this build.
-    pub fn embedded_som() -> Result<Pipeline> {
-        Pipeline::parse("embedded:pipelines/som", SOM.iter().map(|(n, t)| (n.to_string(), t.to_string())).collect())
-    }
-
     /// Load a pipeline folder.
     pub fn load(dir: &std::path::Path) -> Result<Pipeline> {
         let io = |source| EngineError::Io { path: dir.display().to_string(), source };
@@ -164,12 +129,21 @@ impl Pipeline {
         let decl: PipelineDecl = toml::from_str(decl_text).map_err(|e| err("pipeline.toml", e.to_string()))?;
         let mut parameters = BTreeMap::new();
         for (k, v) in &decl.parameters {
-            let p = Param::from_toml(v)
+            let p = param_from_toml(v)
                 .ok_or_else(|| err("pipeline.toml", format!("parameter {k} must be a number, boolean or string")))?;
             parameters.insert(k.clone(), p);
         }
-        if !matches!(parameters.get("cycle_year"), Some(Param::Int(_))) {
+        if !matches!(parameters.get(CYCLE_YEAR), Some(Param::Int(_))) {
             return Err(err("pipeline.toml", "parameters.cycle_year (an integer year) is required".into()));
+        }
+        if decl.steps.iter().any(|s| s.disclosure.is_some())
+            && !matches!(parameters.get(DISCLOSURE_K), Some(Param::Int(_)))
+        {
+            return Err(err(
+                "pipeline.toml",
+                "a disclosure step needs parameters.disclosure_k (an integer threshold: counts from 1 to k-1 are hidden)"
+                    .into(),
+            ));
         }
         let names: BTreeSet<String> = decl.steps.iter().map(|s| s.name.clone()).collect();
         if names.len() != decl.steps.len() {
@@ -193,8 +167,8 @@ impl Pipeline {
                         .get(file.as_str())
                         .ok_or_else(|| err(&file, format!("missing: step {} needs it", s.name)))?
                         .to_string();
-                    let words = identifiers(&text);
-                    let deps = names.iter().filter(|n| **n != s.name && words.contains(n.as_str())).cloned().collect();
+                    let read = tables_read(&text).map_err(|e| sql_error(format!("{source}/{file}"), &e))?;
+                    let deps = names.iter().filter(|n| **n != s.name && read.contains(n.as_str())).cloned().collect();
                     (StepKind::Sql { file, text }, deps)
                 }
                 (Some(_), Some(_)) => {
@@ -238,43 +212,46 @@ impl Pipeline {
 
     /// The cycle year parameter.
     pub fn cycle_year(&self) -> i32 {
-        match self.parameters.get("cycle_year") {
+        match self.parameters.get(CYCLE_YEAR) {
             Some(Param::Int(y)) => *y as i32,
             _ => unreachable!("checked when parsing"),
         }
     }
+
+    /// The parameters with `--set NAME=VALUE` overrides (and a cycle year) applied;
+    /// an unknown name or a value of the wrong kind is refused.
+    pub fn parameters_with(&self, year: Option<i32>, set: &[(String, String)]) -> Result<BTreeMap<String, Param>> {
+        let mut params = self.parameters.clone();
+        if let Some(y) = year {
+            params.insert(CYCLE_YEAR.into(), Param::Int(y as i64));
+        }
+        let err = |message: String| EngineError::Pipeline { file: format!("{}/pipeline.toml", self.source), message };
+        for (k, v) in set {
+            let current = params.get(k).ok_or_else(|| {
+                err(format!(
+                    "--set {k}: no such parameter (parameters: {})",
+                    params.keys().cloned().collect::<Vec<_>>().join(", ")
+                ))
+            })?;
+            let p = current.parse_like(v).ok_or_else(|| {
+                err(format!("--set {k}={v}: the value must be {}, like the default {current:?}", current.kind()))
+            })?;
+            params.insert(k.clone(), p);
+        }
+        Ok(params)
+    }
 }
 
-/// Identifiers of a SQL text, outside comments and string literals.
-fn identifiers(sql: &str) -> BTreeSet<&str> {
+/// The tables a SQL text reads (CTE names excluded), lower-cased as
+/// DataFusion resolves unquoted names. A text that does not parse is an
+/// error, located like any other SQL error.
+fn tables_read(sql: &str) -> std::result::Result<BTreeSet<String>, datafusion::error::DataFusionError> {
     let mut out = BTreeSet::new();
-    let b = sql.as_bytes();
-    let mut i = 0;
-    while i < b.len() {
-        match b[i] {
-            b'-' if b.get(i + 1) == Some(&b'-') => {
-                while i < b.len() && b[i] != b'\n' {
-                    i += 1;
-                }
-            }
-            b'\'' => {
-                i += 1;
-                while i < b.len() && b[i] != b'\'' {
-                    i += 1;
-                }
-                i += 1;
-            }
-            c if c.is_ascii_alphabetic() || c == b'_' => {
-                let start = i;
-                while i < b.len() && (b[i].is_ascii_alphanumeric() || b[i] == b'_') {
-                    i += 1;
-                }
-                out.insert(&sql[start..i]);
-            }
-            _ => i += 1,
-        }
+    for statement in &DFParser::parse_sql(sql)? {
+        let (tables, _ctes) = resolve_table_references(statement, true)?;
+        out.extend(tables.into_iter().map(|t| t.table().to_string()));
     }
-    out
+    Ok(out)
 }
 
 /// Topological order, keeping the declared order where dependencies allow.
@@ -305,9 +282,15 @@ fn order(steps: Vec<Step>) -> std::result::Result<Vec<Step>, String> {
 mod tests {
     use super::*;
 
+    /// The SOM pipeline of the repository (the one the Bali Process forum ships).
+    fn som() -> Pipeline {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../pipelines/som");
+        Pipeline::load(&dir).unwrap()
+    }
+
     #[test]
-    fn embedded_pipeline_orders_its_steps() {
-        let p = Pipeline::embedded_som().unwrap();
+    fn som_pipeline_orders_its_steps() {
+        let p = som();
         let pos = |n: &str| p.steps.iter().position(|s| s.name == n).unwrap();
         assert!(pos("maritime_by_member") < pos("maritime_regional"));
         assert!(pos("victims_counts") < pos("victims_by_member"));
@@ -317,10 +300,23 @@ mod tests {
     }
 
     #[test]
-    fn identifiers_skip_comments_and_strings() {
-        let ids = identifiers("-- reads maritime_regional\nSELECT 'victims_counts' FROM maritime_by_member");
-        assert!(ids.contains("maritime_by_member"));
-        assert!(!ids.contains("maritime_regional") && !ids.contains("victims_counts"));
+    fn tables_read_skip_comments_strings_and_ctes() {
+        let read = tables_read(
+            "-- reads maritime_regional\nWITH t AS (SELECT * FROM Members)\nSELECT 'victims_counts' FROM maritime_by_member JOIN t ON true",
+        )
+        .unwrap();
+        assert_eq!(read.into_iter().collect::<Vec<_>>(), ["maritime_by_member", "members"]);
+        assert!(tables_read("SELECT a FROM t WHERE (").is_err());
+    }
+
+    #[test]
+    fn disclosure_needs_its_threshold() {
+        let files = vec![
+            ("pipeline.toml".to_string(), "name='x'\ntitle='x'\nversion='1'\n[parameters]\ncycle_year=2012\n[[steps]]\nname='a'\nkey=['k']\n[[steps]]\nname='b'\nkey=['k']\ndisclosure={input='a', columns=['n'], group='k', unit='u'}\n".to_string()),
+            ("a.sql".to_string(), "SELECT 1 AS k".to_string()),
+        ];
+        let e = Pipeline::parse("t", files).unwrap_err().to_string();
+        assert!(e.contains("disclosure_k"), "{e}");
     }
 
     #[test]

@@ -11,16 +11,16 @@ use datafusion::arrow::array::{
 };
 use datafusion::arrow::datatypes::{Field, Schema};
 use datafusion::prelude::{ParquetReadOptions, SessionContext};
-use fedreport_contract::{Registry, Schemas};
+use fedreport_contract::Contract;
 use fedreport_store::Lake;
-use fedreport_store::layout::sha256_hex;
+use fedreport_store::layout::{self, sha256_hex};
+use fedreport_store::manifest::{DisclosureRecord, FileRef, Manifest, Output, StepRecord, Submission};
 
 use crate::disclosure;
-use crate::error::{EngineError, Result};
-use crate::manifest::{FileRef, Manifest, Output, StepRecord, Submission};
+use crate::error::{EngineError, Result, sql_error};
 use crate::output;
 use crate::pin::{self, Snapshot};
-use crate::pipeline::{Param, Pipeline, StepKind};
+use crate::pipeline::{CYCLE_YEAR, DISCLOSURE_K, Param, Pipeline, StepKind};
 use crate::session::{self, Engine, Local};
 
 /// Options of a run.
@@ -52,80 +52,100 @@ pub struct RunOutcome {
     pub tables: BTreeMap<String, RecordBatch>,
 }
 
+impl RunOutcome {
+    /// Copy the run's tables (Parquet and CSV, the bytes the lake holds) and
+    /// its manifest to a local folder: `DIR/tables/*.parquet|csv`, `DIR/manifest.json`.
+    pub fn copy_to(&self, dir: &std::path::Path) -> Result<()> {
+        let tables = dir.join("tables");
+        let io = |path: &std::path::Path| {
+            let path = path.display().to_string();
+            move |source| EngineError::Io { path, source }
+        };
+        std::fs::create_dir_all(&tables).map_err(io(&tables))?;
+        for (name, batch) in &self.tables {
+            let csv = tables.join(format!("{name}.csv"));
+            std::fs::write(&csv, output::csv(batch)?).map_err(io(&csv))?;
+            let pq = tables.join(format!("{name}.parquet"));
+            std::fs::write(&pq, output::parquet(batch, name)?).map_err(io(&pq))?;
+        }
+        let manifest = dir.join("manifest.json");
+        std::fs::write(&manifest, self.manifest.to_json()?).map_err(io(&manifest))?;
+        Ok(())
+    }
+}
+
 fn now() -> String {
     Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
-/// Run a pipeline over the lake's current accepted returns.
+/// Run a pipeline over the lake's current accepted returns of a forum's contract.
 pub async fn run(
     lake: &Lake,
+    contract: &Contract,
     pipeline: &Pipeline,
     opts: &RunOptions,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<RunOutcome> {
-    let mut params = pipeline.parameters.clone();
-    if let Some(y) = opts.year {
-        params.insert("cycle_year".into(), Param::Int(y as i64));
-    }
-    for (k, v) in &opts.set {
-        let current = params.get(k).ok_or_else(|| EngineError::Pipeline {
-            file: "pipeline.toml".into(),
-            message: format!(
-                "--set {k}: no such parameter (parameters: {})",
-                params.keys().cloned().collect::<Vec<_>>().join(", ")
-            ),
-        })?;
-        let p = current.parse_like(v).ok_or_else(|| EngineError::Pipeline {
-            file: "pipeline.toml".into(),
-            message: format!("--set {k}={v}: the value must have the type of the default {current:?}"),
-        })?;
-        params.insert(k.clone(), p);
-    }
-    let year = match params.get("cycle_year") {
-        Some(Param::Int(y)) => *y as i32,
-        _ => pipeline.cycle_year(),
-    };
-    let schemas = Schemas::embedded();
+    let params = pipeline.parameters_with(opts.year, &opts.set)?;
+    let year = int_param(&params, CYCLE_YEAR)? as i32;
     let t = Instant::now();
     let snapshot =
-        pin::pin(lake, schemas, year, &mut |done, total| progress(Progress::Pinning { done, total })).await?;
+        pin::pin(lake, contract.schemas(), year, &mut |done, total| progress(Progress::Pinning { done, total }))
+            .await?;
     let pin_ms = t.elapsed().as_millis() as u64;
     let submissions = read_submissions(lake).await?;
     let partitions = opts.target_partitions.unwrap_or_else(session::default_partitions);
-    let run_id = format!("r-{}-{}", Utc::now().format("%Y%m%dT%H%M%S%3fZ"), &snapshot.id[..8]);
     let engine = opts.engine.clone().unwrap_or_else(|| Arc::new(Local));
-    execute(engine.as_ref(), lake, pipeline, params, snapshot, submissions, partitions, run_id, None, pin_ms, progress)
-        .await
+    let exec = Execution { engine: engine.as_ref(), lake, contract, pipeline, partitions, replay_of: None, pin_ms };
+    exec.run(params, snapshot, submissions, progress).await
 }
 
-/// Re-run a past run from its manifest (a run id in the lake, or a manifest
-/// file), with its pinned inputs, parameters and pipeline files. Returns the
-/// new run and the outputs whose bytes differ from the original's.
+/// An integer parameter the pipeline must have (checked when it was parsed).
+fn int_param(params: &BTreeMap<String, Param>, name: &str) -> Result<i64> {
+    match params.get(name) {
+        Some(Param::Int(i)) => Ok(*i),
+        _ => Err(EngineError::Pipeline {
+            file: "pipeline.toml".into(),
+            message: format!("parameters.{name} must be an integer"),
+        }),
+    }
+}
+
+/// A new run id: the time to the millisecond and the snapshot it reads.
+fn new_run_id(snapshot: &Snapshot) -> String {
+    format!("r-{}-{}", Utc::now().format("%Y%m%dT%H%M%S%3fZ"), &snapshot.id[..8])
+}
+
+/// Re-run a past run from its manifest, with its pinned inputs, parameters
+/// and pipeline files. Returns the new run and the outputs whose bytes differ
+/// from the original's.
 pub async fn replay(
     lake: &Lake,
+    contract: &Contract,
     manifest: &Manifest,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<(RunOutcome, Vec<String>)> {
-    replay_on(&Local, lake, manifest, progress).await
+    replay_on(&Local, lake, contract, manifest, progress).await
 }
 
 /// [`replay`] on a chosen engine.
 pub async fn replay_on(
     engine: &dyn Engine,
     lake: &Lake,
+    contract: &Contract,
     manifest: &Manifest,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<(RunOutcome, Vec<String>)> {
-    let folder = Manifest::folder(&manifest.run_id);
+    let folder = layout::run_pipeline(&manifest.run_id);
     let mut files = Vec::new();
-    for m in lake.list(&format!("{folder}pipeline/")).await? {
+    for m in lake.list(&folder).await? {
         let key = lake.rel(&m.location);
         let name = key.rsplit('/').next().unwrap_or_default().to_string();
         let text = String::from_utf8(lake.get(&key).await?.to_vec())
             .map_err(|e| EngineError::Manifest { path: key.clone(), message: e.to_string() })?;
         files.push((name, text));
     }
-    let pipeline = Pipeline::parse(&format!("{}{folder}pipeline", lake.root_url()), files)?;
+    let pipeline = Pipeline::parse(&format!("{}{}", lake.root_url(), folder.trim_end_matches('/')), files)?;
     if pipeline.hash() != manifest.pipeline_sha256 {
         return Err(EngineError::Manifest {
             path: folder,
@@ -133,26 +153,21 @@ pub async fn replay_on(
         });
     }
     let t = Instant::now();
-    let snapshot = pin::pin_exact(lake, Schemas::embedded(), &manifest.inputs, &mut |done, total| {
+    let snapshot = pin::pin_exact(lake, contract.schemas(), &manifest.inputs, &mut |done, total| {
         progress(Progress::Pinning { done, total })
     })
     .await?;
     let pin_ms = t.elapsed().as_millis() as u64;
-    let run_id = format!("r-{}-{}", Utc::now().format("%Y%m%dT%H%M%S%3fZ"), &snapshot.id[..8]);
-    let outcome = execute(
+    let exec = Execution {
         engine,
         lake,
-        &pipeline,
-        manifest.parameters.clone(),
-        snapshot,
-        manifest.submissions.clone(),
-        manifest.target_partitions,
-        run_id,
-        Some(manifest.run_id.clone()),
+        contract,
+        pipeline: &pipeline,
+        partitions: manifest.target_partitions,
+        replay_of: Some(manifest.run_id.clone()),
         pin_ms,
-        progress,
-    )
-    .await?;
+    };
+    let outcome = exec.run(manifest.parameters.clone(), snapshot, manifest.submissions.clone(), progress).await?;
     let mut differences = Vec::new();
     for o in &manifest.outputs {
         match outcome.manifest.output(&o.table) {
@@ -162,26 +177,6 @@ pub async fn replay_on(
         }
     }
     Ok((outcome, differences))
-}
-
-/// Read a manifest from a run id in the lake, or from a file path or URL.
-pub async fn load_manifest(lake: &Lake, run_or_path: &str) -> Result<Manifest> {
-    let bytes = if run_or_path.ends_with(".json") {
-        match lake.get_opt(run_or_path).await? {
-            Some(b) => b,
-            None => Bytes::from(
-                std::fs::read(run_or_path).map_err(|source| EngineError::Io { path: run_or_path.into(), source })?,
-            ),
-        }
-    } else {
-        let key = format!("{}manifest.json", Manifest::folder(run_or_path));
-        lake.get_opt(&key).await?.ok_or_else(|| EngineError::Manifest {
-            path: key,
-            message: "no such run in this lake; list runs under runs/ or pass a manifest.json path".into(),
-        })?
-    };
-    serde_json::from_slice(&bytes)
-        .map_err(|e| EngineError::Manifest { path: run_or_path.into(), message: e.to_string() })
 }
 
 async fn read_submissions(lake: &Lake) -> Result<Vec<Submission>> {
@@ -203,115 +198,129 @@ async fn read_submissions(lake: &Lake) -> Result<Vec<Submission>> {
     Ok(out)
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn execute(
-    engine: &dyn Engine,
-    lake: &Lake,
-    pipeline: &Pipeline,
-    params: BTreeMap<String, Param>,
-    snapshot: Snapshot,
-    submissions: Vec<Submission>,
+/// What a run is made of, besides its parameters and inputs.
+struct Execution<'a> {
+    engine: &'a dyn Engine,
+    lake: &'a Lake,
+    contract: &'a Contract,
+    pipeline: &'a Pipeline,
     partitions: usize,
-    run_id: String,
     replay_of: Option<String>,
     pin_ms: u64,
-    progress: &mut dyn FnMut(Progress),
-) -> Result<RunOutcome> {
-    let created_at = now();
-    let year = match params.get("cycle_year") {
-        Some(Param::Int(y)) => *y as i32,
-        _ => pipeline.cycle_year(),
-    };
-    let ctx = engine.session(lake, session::config(partitions)).await?;
-    let folder = Manifest::folder(&run_id);
-    let work = format!("{folder}work/");
-    register_inputs(engine, &ctx, lake, &work, &snapshot, &submissions, &params, year).await?;
+}
 
-    for (name, text) in &pipeline.files {
-        lake.put(&format!("{folder}pipeline/{name}"), Bytes::from(text.clone())).await?;
-    }
-    let mut timings = BTreeMap::new();
-    timings.insert("pin".to_string(), pin_ms);
-    let mut warnings = Vec::new();
-    let mut steps = Vec::new();
-    let mut tables = BTreeMap::new();
-    let mut outputs = Vec::new();
-    let k = match params.get("disclosure_k") {
-        Some(Param::Int(k)) => *k,
-        _ => 5,
-    };
-    let total = pipeline.steps.len();
-    for (index, step) in pipeline.steps.iter().enumerate() {
-        progress(Progress::Step { name: step.name.clone(), index, total });
-        let t = Instant::now();
-        let (batch, file, sha) = match &step.kind {
-            StepKind::Sql { file, text } => {
-                let df = ctx.sql(text).await.map_err(|e| sql_error(pipeline, file, text, e))?;
-                let schema = Arc::new(df.schema().as_arrow().clone());
-                let batches = df.collect().await.map_err(|e| sql_error(pipeline, file, text, e))?;
-                (
-                    output::finish(schema, &batches, &step.key, &step.name)?,
-                    Some(file.clone()),
-                    Some(sha256_hex(text.as_bytes())),
-                )
-            }
-            StepKind::Disclosure(d) => {
-                let raw = ctx.table(d.input.as_str()).await?;
-                let schema = Arc::new(raw.schema().as_arrow().clone());
-                let raw = output::finish(schema, &raw.collect().await?, &step.key, &step.name)?;
-                let (published, w) = disclosure::apply(&raw, d, k)?;
-                warnings.extend(w);
-                (output::finish(published.schema(), &[published], &step.key, &step.name)?, None, None)
-            }
-        };
-        check_unique_key(&batch, &step.key, &step.name, &mut warnings);
-        engine.register_batch(&ctx, lake, &work, &step.name, batch.clone()).await?;
-        let millis = t.elapsed().as_millis() as u64;
-        timings.insert(format!("step:{}", step.name), millis);
-        steps.push(StepRecord {
-            name: step.name.clone(),
-            file,
-            sha256: sha,
-            depends_on: step.depends_on.clone(),
-            millis,
-        });
-        if step.publish {
-            progress(Progress::Writing { table: step.name.clone() });
-            let pq = output::parquet(&batch, &step.name)?;
-            let csv = output::csv(&batch)?;
-            let pq_ref = put(lake, &format!("{folder}tables/{}.parquet", step.name), pq).await?;
-            let csv_ref = put(lake, &format!("{folder}tables/{}.csv", step.name), csv).await?;
-            outputs.push(Output {
-                table: step.name.clone(),
-                rows: batch.num_rows() as u64,
-                key: step.key.clone(),
-                parquet: pq_ref,
-                csv: csv_ref,
-            });
-            tables.insert(step.name.clone(), batch);
+impl Execution<'_> {
+    async fn run(
+        self,
+        params: BTreeMap<String, Param>,
+        snapshot: Snapshot,
+        submissions: Vec<Submission>,
+        progress: &mut dyn FnMut(Progress),
+    ) -> Result<RunOutcome> {
+        let (engine, lake, pipeline) = (self.engine, self.lake, self.pipeline);
+        let created_at = now();
+        let run_id = new_run_id(&snapshot);
+        let year = int_param(&params, CYCLE_YEAR)? as i32;
+        let ctx = engine.session(lake, session::config(self.partitions)).await?;
+        let work = layout::run_work(&run_id);
+        register_inputs(engine, &ctx, lake, &work, self.contract, &snapshot, &submissions, &params, year).await?;
+
+        for (name, text) in &pipeline.files {
+            lake.put(&format!("{}{name}", layout::run_pipeline(&run_id)), Bytes::from(text.clone())).await?;
         }
+        let mut timings = BTreeMap::new();
+        timings.insert("pin".to_string(), self.pin_ms);
+        let mut warnings = Vec::new();
+        let mut steps = Vec::new();
+        let mut tables = BTreeMap::new();
+        let mut outputs = Vec::new();
+        let mut disclosure_records = Vec::new();
+        let total = pipeline.steps.len();
+        for (index, step) in pipeline.steps.iter().enumerate() {
+            progress(Progress::Step { name: step.name.clone(), index, total });
+            let t = Instant::now();
+            let (batch, file, sha) = match &step.kind {
+                StepKind::Sql { file, text } => {
+                    let located =
+                        |e: datafusion::error::DataFusionError| sql_error(format!("{}/{file}", pipeline.source), &e);
+                    let df = ctx.sql(text).await.map_err(located)?;
+                    let schema = Arc::new(df.schema().as_arrow().clone());
+                    let batches = df.collect().await.map_err(located)?;
+                    (
+                        output::finish(schema, &batches, &step.key, &step.name)?,
+                        Some(file.clone()),
+                        Some(sha256_hex(text.as_bytes())),
+                    )
+                }
+                StepKind::Disclosure(d) => {
+                    let k = int_param(&params, DISCLOSURE_K)?;
+                    let raw = ctx.table(d.input.as_str()).await?;
+                    let schema = Arc::new(raw.schema().as_arrow().clone());
+                    let raw = output::finish(schema, &raw.collect().await?, &step.key, &step.name)?;
+                    let applied = disclosure::apply(&raw, d, k)?;
+                    warnings.extend(applied.warnings);
+                    disclosure_records.push(DisclosureRecord {
+                        table: step.name.clone(),
+                        input: d.input.clone(),
+                        columns: d.columns.clone(),
+                        k,
+                        hidden_cells: applied.hidden_cells,
+                    });
+                    let published = applied.table;
+                    (output::finish(published.schema(), &[published], &step.key, &step.name)?, None, None)
+                }
+            };
+            check_unique_key(&batch, &step.key, &step.name, &mut warnings);
+            engine.register_batch(&ctx, lake, &work, &step.name, batch.clone()).await?;
+            let millis = t.elapsed().as_millis() as u64;
+            timings.insert(format!("step:{}", step.name), millis);
+            steps.push(StepRecord {
+                name: step.name.clone(),
+                file,
+                sha256: sha,
+                depends_on: step.depends_on.clone(),
+                millis,
+            });
+            if step.publish {
+                progress(Progress::Writing { table: step.name.clone() });
+                let pq = output::parquet(&batch, &step.name)?;
+                let csv = output::csv(&batch)?;
+                let pq_ref = put(lake, &layout::run_table(&run_id, &step.name, "parquet"), pq).await?;
+                let csv_ref = put(lake, &layout::run_table(&run_id, &step.name, "csv"), csv).await?;
+                outputs.push(Output {
+                    table: step.name.clone(),
+                    rows: batch.num_rows() as u64,
+                    key: step.key.clone(),
+                    parquet: pq_ref,
+                    csv: csv_ref,
+                });
+                tables.insert(step.name.clone(), batch);
+            }
+        }
+        let manifest = Manifest {
+            run_id: run_id.clone(),
+            created_at,
+            replay_of: self.replay_of,
+            engine: engine.describe(),
+            target_partitions: self.partitions,
+            pipeline_name: pipeline.name.clone(),
+            pipeline_version: pipeline.version.clone(),
+            pipeline_source: pipeline.source.clone(),
+            pipeline_sha256: pipeline.hash(),
+            cycle_year: year,
+            steps,
+            parameters: params,
+            disclosure: disclosure_records,
+            snapshot: snapshot.id.clone(),
+            inputs: snapshot.inputs,
+            submissions,
+            outputs,
+            timings_ms: timings,
+            warnings,
+        };
+        lake.put(&layout::run_manifest(&run_id), Bytes::from(manifest.to_json()?)).await?;
+        Ok(RunOutcome { manifest, tables })
     }
-    let manifest = Manifest {
-        run_id: run_id.clone(),
-        created_at,
-        replay_of,
-        engine: engine.describe(),
-        target_partitions: partitions,
-        pipeline_name: pipeline.name.clone(),
-        pipeline_version: pipeline.version.clone(),
-        pipeline_source: pipeline.source.clone(),
-        pipeline_sha256: pipeline.hash(),
-        steps,
-        parameters: params,
-        snapshot: snapshot.id.clone(),
-        inputs: snapshot.inputs,
-        submissions,
-        outputs,
-        timings_ms: timings,
-        warnings,
-    };
-    lake.put(&format!("{folder}manifest.json"), Bytes::from(serde_json::to_vec_pretty(&manifest)?)).await?;
-    Ok(RunOutcome { manifest, tables })
 }
 
 async fn put(lake: &Lake, key: &str, bytes: Vec<u8>) -> Result<FileRef> {
@@ -334,41 +343,6 @@ fn check_unique_key(batch: &RecordBatch, key: &[String], step: &str, warnings: &
     }
 }
 
-/// A DataFusion error as `file:line: message`: the line from the parser's
-/// location, else the first line naming the identifier the message quotes.
-fn sql_error(pipeline: &Pipeline, file: &str, text: &str, e: datafusion::error::DataFusionError) -> EngineError {
-    let message = e.to_string();
-    let line = line_of(&message, text);
-    EngineError::Sql { file: format!("{}/{file}", pipeline.source), line, message }
-}
-
-fn line_of(message: &str, text: &str) -> usize {
-    if let Some(pos) = message.find("Line: ") {
-        let digits: String = message[pos + 6..].chars().take_while(|c| c.is_ascii_digit()).collect();
-        if let Ok(n) = digits.parse() {
-            return n;
-        }
-    }
-    let quoted: Vec<&str> = message.split(['\'', '"', '`']).skip(1).step_by(2).collect();
-    let mut words: Vec<&str> = quoted.iter().flat_map(|q| q.rsplit('.').next()).filter(|w| !w.is_empty()).collect();
-    if let Some(pos) = message.find("named ") {
-        let after = &message[pos + 6..];
-        let word = after.split(|c: char| !(c.is_alphanumeric() || c == '_' || c == '.')).next().unwrap_or("");
-        if let Some(w) = word.trim_end_matches('.').rsplit('.').next() {
-            words.insert(0, w);
-        }
-    }
-    for w in words {
-        for (i, line) in text.lines().enumerate() {
-            let code = line.split("--").next().unwrap_or("");
-            if code.split(|c: char| !(c.is_alphanumeric() || c == '_')).any(|t| t.eq_ignore_ascii_case(w)) {
-                return i + 1;
-            }
-        }
-    }
-    1
-}
-
 /// Register the snapshot's datasets and the auxiliary input tables.
 #[allow(clippy::too_many_arguments)]
 async fn register_inputs(
@@ -376,16 +350,19 @@ async fn register_inputs(
     ctx: &SessionContext,
     lake: &Lake,
     work: &str,
+    contract: &Contract,
     snapshot: &Snapshot,
     submissions: &[Submission],
     params: &BTreeMap<String, Param>,
     year: i32,
 ) -> Result<()> {
-    let schemas = Schemas::embedded();
-    // One folder per dataset, one file per year. (Declaring the files' sort
-    // order made DataFusion 55.2 slower here: 1.8x, measured.)
+    let schemas = contract.schemas();
+    // One folder per dataset, one file per year. The files are written in
+    // (reference_year, reporting_member) order, but that order is not
+    // declared to DataFusion: declaring it made DataFusion 55.2 slower here
+    // (1.8x, measured).
     for s in schemas.iter() {
-        let url = format!("{}/", lake.url(&snapshot.folder(&s.dataset)));
+        let url = format!("{}/", lake.url(&layout::snapshot_dataset(&snapshot.id, &s.dataset)));
         let options = ParquetReadOptions::default();
         ctx.register_parquet(s.dataset.as_str(), &url, options).await?;
     }
@@ -430,8 +407,7 @@ async fn register_inputs(
             ),
         ],
     )?;
-    let reg = Registry::embedded();
-    let members: Vec<_> = reg.members().collect();
+    let members: Vec<_> = contract.registry().members().collect();
     mem(
         "members",
         vec![
@@ -474,7 +450,7 @@ async fn register_inputs(
     let mut cols: Vec<(&str, ArrayRef)> = Vec::new();
     for (k, v) in params {
         let arr: ArrayRef = match v {
-            Param::Int(i) if k == "cycle_year" => Arc::new(Int32Array::from(vec![*i as i32])),
+            Param::Int(i) if k == CYCLE_YEAR => Arc::new(Int32Array::from(vec![*i as i32])),
             Param::Int(i) => Arc::new(Int64Array::from(vec![*i])),
             Param::Float(f) => Arc::new(Float64Array::from(vec![*f])),
             Param::Bool(b) => Arc::new(BooleanArray::from(vec![*b])),
@@ -497,20 +473,4 @@ fn batch_of(cols: Vec<(&str, ArrayRef)>) -> Result<RecordBatch> {
         cols.iter().map(|(n, a)| Field::new(*n, a.data_type().clone(), true)).collect::<Vec<_>>(),
     ));
     Ok(RecordBatch::try_new(schema, cols.into_iter().map(|(_, a)| a).collect())?)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::line_of;
-
-    #[test]
-    fn sql_errors_point_at_a_line() {
-        let sql = "SELECT a,\n  b\nFROM t\nWHERE nope = 1";
-        assert_eq!(line_of("Schema error: No field named nope. Valid fields are t.a.", sql), 4);
-        assert_eq!(
-            line_of("SQL error: ParserError(\"Expected: end of statement, found: x at Line: 3, Column: 6\")", sql),
-            3
-        );
-        assert_eq!(line_of("Error during planning: table 'datafusion.public.t' not found", sql), 3);
-    }
 }

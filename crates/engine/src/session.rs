@@ -72,7 +72,7 @@ pub async fn register_through_lake(
     name: &str,
     batch: RecordBatch,
 ) -> Result<()> {
-    let key = format!("{work}{name}.parquet");
+    let key = fedreport_store::layout::work_table(work, name);
     lake.put(&key, Bytes::from(output::parquet(&batch, name)?)).await?;
     ctx.register_parquet(name, lake.url(&key).as_str(), ParquetReadOptions::default()).await?;
     Ok(())
@@ -93,8 +93,11 @@ pub fn config(target_partitions: usize) -> SessionConfig {
     let config = SessionConfig::from_env()
         .unwrap_or_default()
         .with_target_partitions(target_partitions.max(1))
-        .with_information_schema(false);
-    // Strings as Utf8View unless the environment says otherwise: measured level with DuckDB on this workload.
+        .with_information_schema(false)
+        // spans in plans, so a SQL error names the line of its file
+        .set_bool("datafusion.sql_parser.collect_spans", true);
+    // Strings as Utf8View unless the environment says otherwise: plain Utf8
+    // was 40 per cent slower on this workload (docs/benchmarks.md).
     if std::env::var_os("DATAFUSION_EXECUTION_PARQUET_SCHEMA_FORCE_VIEW_TYPES").is_some() {
         config
     } else {

@@ -19,6 +19,9 @@ pub enum RenderError {
     Run { path: String, message: String },
     #[error("chart {0}")]
     Chart(String),
+    /// Reading the run from the lake failed.
+    #[error(transparent)]
+    Store(#[from] fedreport_store::StoreError),
     #[error("{path}: {source}")]
     Io {
         path: String,

@@ -6,6 +6,8 @@
 use serde::Serialize;
 use serde_json::Value;
 
+use fedreport_contract::Registry;
+
 use crate::error::Result;
 use crate::filters::{join_and, per_cent, thousands};
 use crate::run::RunData;
@@ -139,24 +141,27 @@ fn area_words(a: &str) -> String {
 }
 
 impl Facts {
-    /// Work out the facts of a run.
-    pub fn from_run(run: &RunData) -> Result<Facts> {
+    /// Work out the facts of a run; `registry` gives the sub-regions.
+    pub fn from_run(run: &RunData, registry: &Registry) -> Result<Facts> {
         let y = run.year();
         let year = Value::from(y);
         let mut notes = Vec::new();
 
         let mr = run.table("maritime_regional");
-        let sea = mr.filter("reference_year", &year).next().map(|r| Sea {
-            persons: thousands(mr.int(r, "persons").unwrap_or(0)),
-            movements: thousands(mr.int(r, "movements").unwrap_or(0)),
-            dead_or_missing: thousands(mr.int(r, "dead_or_missing").unwrap_or(0)),
-            reporting_members: mr.int(r, "reporting_members").unwrap_or(0),
-            mortality_per_1000: mr.float(r, "mortality_per_1000"),
-            trend: sea_trend(
-                mr.float(r, "persons_change_pct"),
-                mr.get(r, "unprecedented").and_then(Value::as_bool).unwrap_or(false),
-                y - 1,
-            ),
+        // A figure the table does not have (null) leaves the whole paragraph out.
+        let sea = mr.filter("reference_year", &year).next().and_then(|r| {
+            Some(Sea {
+                persons: thousands(mr.int(r, "persons")?),
+                movements: thousands(mr.int(r, "movements")?),
+                dead_or_missing: thousands(mr.int(r, "dead_or_missing")?),
+                reporting_members: mr.int(r, "reporting_members")?,
+                mortality_per_1000: mr.float(r, "mortality_per_1000"),
+                trend: sea_trend(
+                    mr.float(r, "persons_change_pct"),
+                    mr.get(r, "unprecedented").and_then(Value::as_bool) == Some(true),
+                    y - 1,
+                ),
+            })
         });
         match &sea {
             None => notes.push(format!(
@@ -192,19 +197,19 @@ impl Facts {
         }
 
         let lf = run.table("legal_framework_summary");
-        let criminalisation = lf.filter("reference_year", &year).next().map(|r| {
-            let n = lf.int(r, "reporting_members").unwrap_or(0);
-            let sf = lf.int(r, "smuggling_full").unwrap_or(0);
-            let tf = lf.int(r, "trafficking_full").unwrap_or(0);
+        let criminalisation = lf.filter("reference_year", &year).next().and_then(|r| {
+            let n = lf.int(r, "reporting_members")?;
+            let sf = lf.int(r, "smuggling_full")?;
+            let tf = lf.int(r, "trafficking_full")?;
             let prev =
                 lf.filter("reference_year", &Value::from(y - 1)).next().and_then(|p| lf.int(p, "smuggling_full"));
-            Criminalisation {
+            Some(Criminalisation {
                 reporting_members: n,
                 smuggling_full: sf,
                 trafficking_full: tf,
                 not_full: n - sf.min(tf),
                 smuggling_full_change: prev.map(|p| sf - p),
-            }
+            })
         });
         if criminalisation.is_none() {
             notes.push(format!(
@@ -223,8 +228,9 @@ impl Facts {
                 .sum();
             let mut forms: std::collections::BTreeMap<String, i64> = Default::default();
             for r in &vrows {
-                *forms.entry(vr.text(r, "exploitation").unwrap_or("unknown").to_string()).or_default() +=
-                    vr.int(r, "victims").unwrap_or(0);
+                if let (Some(form), Some(n)) = (vr.text(r, "exploitation"), vr.int(r, "victims")) {
+                    *forms.entry(form.to_string()).or_default() += n;
+                }
             }
             let mut forms: Vec<(String, i64)> =
                 forms.into_iter().filter(|(f, _)| f != "unknown" && f != "other").collect();
@@ -244,12 +250,14 @@ impl Facts {
         ranked.sort_by_key(|r| cn.int(r, "rank").unwrap_or(i64::MAX));
         let needs: Vec<Need> = ranked
             .iter()
-            .take(3)
-            .map(|r| Need {
-                area: area_words(cn.text(r, "area").unwrap_or_default()),
-                members_requesting: cn.int(r, "members_requesting").unwrap_or(0),
-                provider: cn.text(r, "top_provider").map(str::to_string),
+            .filter_map(|r| {
+                Some(Need {
+                    area: area_words(cn.text(r, "area")?),
+                    members_requesting: cn.int(r, "members_requesting")?,
+                    provider: cn.text(r, "top_provider").map(str::to_string),
+                })
             })
+            .take(3)
             .collect();
         if needs.is_empty() {
             notes.push(format!(
@@ -274,9 +282,8 @@ impl Facts {
             Completeness { expected: crow.len() as i64, accepted, on_time, late: accepted - on_time, missing_members };
 
         // Sub-regions of the registry: members, returns, persons by sea, cases.
-        let reg = fedreport_contract::Registry::embedded();
         let mut subregions: std::collections::BTreeMap<String, SubRegion> = Default::default();
-        for m in reg.reporting_members() {
+        for m in registry.reporting_members() {
             let name = m.subregion.clone().unwrap_or_else(|| "other".into());
             let e = subregions.entry(name.clone()).or_insert(SubRegion {
                 name,
@@ -325,13 +332,15 @@ impl Facts {
             .filter("reference_year", &year)
             .filter(|r| vb.get(r, "suppressed").and_then(Value::as_bool) == Some(true))
             .count();
-        if hidden > 0 {
+        if let Some(d) = run.manifest.disclosure_of("victims_by_member")
+            && hidden > 0
+        {
             caveats.push(format!(
                 "{hidden} members' victim figures for {y} are partly or wholly suppressed to protect victims (counts below {} and the cells that would reveal them).",
-                run.view().disclosure_k
+                d.k
             ));
         }
-        caveats.extend(run.view().warnings);
+        caveats.extend(run.manifest.warnings.iter().cloned());
 
         let mut key_messages = Vec::new();
         if let Some(s) = &sea {

@@ -4,42 +4,62 @@
 //!
 //! This crate owns the meeting file format and its checks, the facts and
 //! wording rules the templates use (trend words, drafting notes where data is
-//! missing), the reader-friendly filters, the SVG charts (plotters) and the
-//! rendering itself. It reads a run; it never computes indicators.
+//! missing), the reader-friendly filters, the SVG charts (plotters), the
+//! run headline printed after a run, and the rendering itself. Which
+//! documents exist and which templates make them is the forum's
+//! configuration ([`Document`]). It reads a run; it never computes indicators.
 
 pub mod charts;
 pub mod error;
 pub mod facts;
 pub mod filters;
+pub mod headline;
 pub mod meeting;
 pub mod pdf;
 pub mod run;
 
 use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 
+use fedreport_contract::Registry;
 use minijinja::{Environment, UndefinedBehavior};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 pub use error::{RenderError, Result};
+pub use headline::headline;
 pub use meeting::Meeting;
 pub use run::RunData;
 
-/// The templates shipped with the project, embedded at build time.
-const TEMPLATES: &[(&str, &str)] = &[
-    ("base.html.j2", include_str!("../../../templates/base.html.j2")),
-    ("statement.md.j2", include_str!("../../../templates/statement.md.j2")),
-    ("statement.html.j2", include_str!("../../../templates/statement.html.j2")),
-    ("briefing.md.j2", include_str!("../../../templates/briefing.md.j2")),
-    ("briefing.html.j2", include_str!("../../../templates/briefing.html.j2")),
-];
+/// One document a forum drafts from a run: its file stem and the template
+/// of each format it comes in.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Document {
+    /// File stem of the outputs, e.g. `cochairs-statement`.
+    pub name: String,
+    /// What readers call it, e.g. "Co-Chairs' Statement".
+    pub title: String,
+    /// Template of the Markdown version, if any.
+    #[serde(default)]
+    pub markdown: Option<String>,
+    /// Template of the self-contained HTML version (also printed to PDF), if any.
+    #[serde(default)]
+    pub html: Option<String>,
+}
 
-/// The documents rendered, by output file name.
-pub const OUTPUTS: &[(&str, &str)] = &[
-    ("statement.md.j2", "cochairs-statement.md"),
-    ("statement.html.j2", "cochairs-statement.html"),
-    ("briefing.md.j2", "ministerial-briefing.md"),
-    ("briefing.html.j2", "ministerial-briefing.html"),
-];
+impl Document {
+    /// (template, output file) for each format, Markdown first.
+    pub fn outputs(&self) -> Vec<(&str, String)> {
+        let mut out = Vec::new();
+        if let Some(t) = &self.markdown {
+            out.push((t.as_str(), format!("{}.md", self.name)));
+        }
+        if let Some(t) = &self.html {
+            out.push((t.as_str(), format!("{}.html", self.name)));
+        }
+        out
+    }
+}
 
 /// A template environment: strict undefined, HTML escaping for `.html.j2`.
 pub fn environment(templates: Vec<(String, String)>) -> Result<Environment<'static>> {
@@ -63,11 +83,6 @@ pub fn environment(templates: Vec<(String, String)>) -> Result<Environment<'stat
     Ok(env)
 }
 
-/// The embedded templates as (name, text).
-pub fn embedded_templates() -> Vec<(String, String)> {
-    TEMPLATES.iter().map(|(n, t)| (n.to_string(), t.to_string())).collect()
-}
-
 /// Everything the templates see.
 #[derive(Debug, Serialize)]
 pub struct Context {
@@ -78,22 +93,91 @@ pub struct Context {
     pub tables: BTreeMap<String, run::Table>,
 }
 
-/// Render every document: (file name, bytes), in a fixed order.
-pub fn render(run: &RunData, meeting: &Meeting, templates: Vec<(String, String)>) -> Result<Vec<(String, Vec<u8>)>> {
-    let env = environment(templates)?;
-    let facts = facts::Facts::from_run(run)?;
-    let charts = charts::all(run, &facts)?;
-    let ctx = Context { meeting: meeting.view(), run: run.view(), facts, charts, tables: run.tables.clone() };
-    let mut out = Vec::new();
-    for (template, file) in OUTPUTS {
-        let t = env
-            .get_template(template)
-            .map_err(|e| RenderError::Template { name: template.to_string(), message: e.to_string() })?;
-        let text = t
-            .render(minijinja::Value::from(minijinja::value::Serde(&ctx)))
-            .map_err(|e| RenderError::Template { name: template.to_string(), message: describe(&e) })?;
-        out.push((file.to_string(), text.into_bytes()));
+/// Renders a forum's documents: its templates compiled once, its document
+/// list and its registry (for member names and sub-regions).
+#[derive(Debug)]
+pub struct Renderer {
+    env: Environment<'static>,
+    documents: Vec<Document>,
+    registry: Registry,
+}
+
+impl Renderer {
+    /// A renderer over `templates` (name, text); every template a document names must be among them.
+    pub fn new(templates: Vec<(String, String)>, documents: Vec<Document>, registry: Registry) -> Result<Renderer> {
+        let env = environment(templates)?;
+        for d in &documents {
+            for (t, _) in d.outputs() {
+                env.get_template(t).map_err(|e| RenderError::Template {
+                    name: t.to_string(),
+                    message: format!("document {} needs it: {e}", d.name),
+                })?;
+            }
+        }
+        Ok(Renderer { env, documents, registry })
     }
+
+    /// The documents this renderer writes.
+    pub fn documents(&self) -> &[Document] {
+        &self.documents
+    }
+
+    /// Render every document: (file name, bytes), in a fixed order.
+    pub fn render(&self, run: &RunData, meeting: &Meeting) -> Result<Vec<(String, Vec<u8>)>> {
+        let facts = facts::Facts::from_run(run, &self.registry)?;
+        let charts = charts::all(run, &facts)?;
+        let ctx = Context {
+            meeting: meeting.view(&self.registry),
+            run: run.view(),
+            facts,
+            charts,
+            tables: run.tables.clone(),
+        };
+        let value = minijinja::Value::from(minijinja::value::Serde(&ctx));
+        let mut out = Vec::new();
+        for d in &self.documents {
+            for (template, file) in d.outputs() {
+                let t = self
+                    .env
+                    .get_template(template)
+                    .map_err(|e| RenderError::Template { name: template.to_string(), message: e.to_string() })?;
+                let text = t
+                    .render(value.clone())
+                    .map_err(|e| RenderError::Template { name: template.to_string(), message: describe(&e) })?;
+                out.push((file, text.into_bytes()));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Render every document into `dir`; returns the files written.
+    pub fn write(&self, run: &RunData, meeting: &Meeting, dir: &Path) -> Result<Vec<PathBuf>> {
+        std::fs::create_dir_all(dir).map_err(|source| RenderError::Io { path: dir.display().to_string(), source })?;
+        let mut written = Vec::new();
+        for (name, bytes) in self.render(run, meeting)? {
+            let path = dir.join(&name);
+            std::fs::write(&path, bytes)
+                .map_err(|source| RenderError::Io { path: path.display().to_string(), source })?;
+            written.push(path);
+        }
+        Ok(written)
+    }
+}
+
+/// Every `*.j2` file of a folder as (name, text), in name order.
+pub fn templates_from_dir(dir: &Path) -> Result<Vec<(String, String)>> {
+    let io = |source| RenderError::Io { path: dir.display().to_string(), source };
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).map_err(io)? {
+        let p = e.map_err(io)?.path();
+        let name = p.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+        if name.ends_with(".j2") {
+            let text = std::fs::read_to_string(&p)
+                .map_err(|source| RenderError::Io { path: p.display().to_string(), source })?;
+            out.push((name, text));
+        }
+    }
+    out.sort();
     Ok(out)
 }
 

@@ -90,11 +90,10 @@ pub struct Meeting {
 }
 
 impl Meeting {
-    /// Parse and check a meeting file.
-    pub fn parse(file: &str, text: &str) -> Result<Meeting> {
+    /// Parse and check a meeting file; member codes are checked against `reg`.
+    pub fn parse(file: &str, text: &str, reg: &Registry) -> Result<Meeting> {
         let err = |message: String| RenderError::Meeting { file: file.to_string(), message };
         let m: Meeting = toml::from_str(text).map_err(|e| err(e.to_string()))?;
-        let reg = Registry::embedded();
         let known = |code: &str| reg.member(code).is_some();
         if m.ordinal == 0 {
             return Err(err("ordinal must be 1 or more (the fifth meeting is ordinal = 5)".into()));
@@ -109,7 +108,7 @@ impl Meeting {
         ] {
             for c in codes {
                 if !known(c) {
-                    return Err(err(format!("{field}: '{c}' is not a member code of reference/members.csv")));
+                    return Err(err(format!("{field}: '{c}' is not a member code of the forum's registry")));
                 }
             }
         }
@@ -147,15 +146,14 @@ impl Meeting {
     }
 
     /// Read a meeting file from disk.
-    pub fn load(path: &std::path::Path) -> Result<Meeting> {
+    pub fn load(path: &std::path::Path, reg: &Registry) -> Result<Meeting> {
         let text = std::fs::read_to_string(path)
             .map_err(|source| RenderError::Io { path: path.display().to_string(), source })?;
-        Meeting::parse(&path.display().to_string(), &text)
+        Meeting::parse(&path.display().to_string(), &text, reg)
     }
 
-    /// The view templates see: the file plus words made from it.
-    pub fn view(&self) -> MeetingView {
-        let reg = Registry::embedded();
+    /// The view templates see: the file plus words made from it (member names from `reg`).
+    pub fn view(&self, reg: &Registry) -> MeetingView {
         let name = |c: &String| reg.member(c).map(|m| m.name.clone()).unwrap_or_else(|| c.clone());
         let names = |v: &[String]| v.iter().map(name).collect::<Vec<_>>();
         MeetingView {

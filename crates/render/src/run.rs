@@ -1,12 +1,15 @@
-//! A pipeline run as the templates see it: the manifest and the published
-//! tables, read from a run folder (`runs/{run_id}/` in the lake, or the
-//! folder `fedreport run --out` wrote).
+//! A pipeline run as the templates see it: the typed manifest and the
+//! published tables, read from the lake (`runs/{run_id}/`, each table checked
+//! against its sha256 in the manifest), from the folder `fedreport run --out`
+//! wrote, or from the batches a run just produced.
 
 use std::collections::BTreeMap;
 
-use arrow::array::{Array, AsArray};
+use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::datatypes::{DataType, Date32Type, Float64Type, Int32Type, Int64Type, TimeUnit, TimestampMillisecondType};
 use bytes::Bytes;
+use fedreport_store::Lake;
+use fedreport_store::manifest::{self, DisclosureRecord, Input, Manifest, Output};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use serde::Serialize;
 use serde_json::Value;
@@ -57,14 +60,25 @@ impl Table {
         let err = |m: String| RenderError::Run { path: name.to_string(), message: m };
         let builder = ParquetRecordBatchReaderBuilder::try_new(bytes).map_err(|e| err(e.to_string()))?;
         let columns: Vec<String> = builder.schema().fields().iter().map(|f| f.name().clone()).collect();
-        let mut rows = Vec::new();
+        let mut table = Table { columns, rows: Vec::new() };
         for batch in builder.build().map_err(|e| err(e.to_string()))? {
-            let batch = batch.map_err(|e| err(e.to_string()))?;
-            for i in 0..batch.num_rows() {
-                rows.push(batch.columns().iter().map(|c| cell(c.as_ref(), i)).collect());
-            }
+            table.push_batch(&batch.map_err(|e| err(e.to_string()))?);
         }
-        Ok(Table { columns, rows })
+        Ok(table)
+    }
+
+    /// A table from record batches (what a run just computed).
+    pub fn from_batch(batch: &RecordBatch) -> Table {
+        let columns = batch.schema().fields().iter().map(|f| f.name().clone()).collect();
+        let mut table = Table { columns, rows: Vec::new() };
+        table.push_batch(batch);
+        table
+    }
+
+    fn push_batch(&mut self, batch: &RecordBatch) {
+        for i in 0..batch.num_rows() {
+            self.rows.push(batch.columns().iter().map(|c| cell(c.as_ref(), i)).collect());
+        }
     }
 }
 
@@ -78,12 +92,10 @@ fn cell(c: &dyn Array, i: usize) -> Value {
         DataType::Float64 => c.as_primitive::<Float64Type>().value(i).into(),
         DataType::Boolean => c.as_boolean().value(i).into(),
         DataType::Utf8 => c.as_string::<i32>().value(i).into(),
-        DataType::Date32 => {
-            chrono::NaiveDate::from_num_days_from_ce_opt(c.as_primitive::<Date32Type>().value(i) + 719_163)
-                .map(|d| d.to_string())
-                .unwrap_or_default()
-                .into()
-        }
+        DataType::Date32 => Date32Type::to_naive_date_opt(c.as_primitive::<Date32Type>().value(i))
+            .map(|d| d.to_string())
+            .unwrap_or_default()
+            .into(),
         DataType::Timestamp(TimeUnit::Millisecond, _) => {
             chrono::DateTime::from_timestamp_millis(c.as_primitive::<TimestampMillisecondType>().value(i))
                 .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
@@ -94,32 +106,45 @@ fn cell(c: &dyn Array, i: usize) -> Value {
     }
 }
 
-/// A run: its manifest (as JSON) and its published tables.
+/// A run: its manifest and its published tables.
 #[derive(Debug, Clone)]
 pub struct RunData {
-    pub manifest: Value,
+    pub manifest: Manifest,
     pub tables: BTreeMap<String, Table>,
 }
 
 impl RunData {
-    /// From the manifest bytes and each table's Parquet bytes.
-    pub fn from_parts(manifest: &[u8], tables: Vec<(String, Bytes)>) -> Result<RunData> {
-        let manifest: Value = serde_json::from_slice(manifest)
-            .map_err(|e| RenderError::Run { path: "manifest.json".into(), message: e.to_string() })?;
+    /// From a manifest and each table's Parquet bytes; every table the
+    /// manifest lists must be there.
+    pub fn from_parts(manifest: Manifest, tables: Vec<(String, Bytes)>) -> Result<RunData> {
         let mut out = BTreeMap::new();
         for (name, bytes) in tables {
             out.insert(name.clone(), Table::from_parquet(&name, bytes)?);
         }
-        for o in manifest["outputs"].as_array().into_iter().flatten() {
-            let t = o["table"].as_str().unwrap_or_default();
-            if !out.contains_key(t) {
-                return Err(RenderError::Run {
-                    path: "tables".into(),
-                    message: format!("table {t} listed in the manifest is missing"),
-                });
-            }
+        RunData::checked(manifest, out)
+    }
+
+    /// From the batches a run just produced (no re-reading of what it wrote).
+    pub fn from_batches(manifest: Manifest, tables: &BTreeMap<String, RecordBatch>) -> Result<RunData> {
+        RunData::checked(manifest, tables.iter().map(|(n, b)| (n.clone(), Table::from_batch(b))).collect())
+    }
+
+    fn checked(manifest: Manifest, tables: BTreeMap<String, Table>) -> Result<RunData> {
+        if let Some(o) = manifest.outputs.iter().find(|o| !tables.contains_key(&o.table)) {
+            return Err(RenderError::Run {
+                path: "tables".into(),
+                message: format!("table {} listed in the manifest is missing", o.table),
+            });
         }
-        Ok(RunData { manifest, tables: out })
+        Ok(RunData { manifest, tables })
+    }
+
+    /// A run in the lake: its manifest and published tables, each checked
+    /// against the sha256 the manifest recorded.
+    pub async fn from_lake(lake: &Lake, run_id: &str) -> Result<RunData> {
+        let manifest = manifest::read_manifest(lake, run_id).await?;
+        let tables = manifest::read_tables(lake, &manifest).await?;
+        RunData::from_parts(manifest, tables)
     }
 
     /// From a local run folder (`manifest.json`, `tables/*.parquet`).
@@ -127,26 +152,19 @@ impl RunData {
         let read = |p: std::path::PathBuf| {
             std::fs::read(&p).map_err(|source| RenderError::Io { path: p.display().to_string(), source })
         };
-        let manifest = read(dir.join("manifest.json"))?;
+        let path = dir.join("manifest.json");
+        let manifest = Manifest::from_json(&path.display().to_string(), &read(path.clone())?)?;
         let mut tables = Vec::new();
-        let tdir = dir.join("tables");
-        let entries =
-            std::fs::read_dir(&tdir).map_err(|source| RenderError::Io { path: tdir.display().to_string(), source })?;
-        let mut names: Vec<_> = entries
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.extension().is_some_and(|e| e == "parquet"))
-            .collect();
-        names.sort();
-        for p in names {
-            let name = p.file_stem().map(|s| s.to_string_lossy().to_string()).unwrap_or_default();
-            tables.push((name, Bytes::from(read(p)?)));
+        for o in &manifest.outputs {
+            let p = dir.join("tables").join(format!("{}.parquet", o.table));
+            tables.push((o.table.clone(), Bytes::from(read(p)?)));
         }
-        RunData::from_parts(&manifest, tables)
+        RunData::from_parts(manifest, tables)
     }
 
     /// The cycle year of the run.
     pub fn year(&self) -> i64 {
-        self.manifest["parameters"]["cycle_year"].as_i64().unwrap_or(0)
+        self.manifest.cycle_year as i64
     }
 
     /// A table, or an empty one.
@@ -158,18 +176,17 @@ impl RunData {
     /// What the templates see of the run.
     pub fn view(&self) -> RunView {
         let m = &self.manifest;
-        let s = |v: &Value| v.as_str().unwrap_or_default().to_string();
         RunView {
-            id: s(&m["run_id"]),
-            created_at: s(&m["created_at"]),
-            engine: s(&m["engine"]),
-            pipeline: format!("{} {}", s(&m["pipeline_name"]), s(&m["pipeline_version"])),
-            pipeline_sha256: s(&m["pipeline_sha256"]),
+            id: m.run_id.clone(),
+            created_at: m.created_at.clone(),
+            engine: m.engine.clone(),
+            pipeline: format!("{} {}", m.pipeline_name, m.pipeline_version),
+            pipeline_sha256: m.pipeline_sha256.clone(),
             year: self.year(),
-            inputs: m["inputs"].as_array().cloned().unwrap_or_default(),
-            outputs: m["outputs"].as_array().cloned().unwrap_or_default(),
-            warnings: m["warnings"].as_array().map(|w| w.iter().map(s).collect()).unwrap_or_default(),
-            disclosure_k: m["parameters"]["disclosure_k"].as_i64().unwrap_or(5),
+            inputs: m.inputs.clone(),
+            outputs: m.outputs.clone(),
+            warnings: m.warnings.clone(),
+            disclosure: m.disclosure.clone(),
         }
     }
 }
@@ -183,8 +200,9 @@ pub struct RunView {
     pub pipeline: String,
     pub pipeline_sha256: String,
     pub year: i64,
-    pub inputs: Vec<Value>,
-    pub outputs: Vec<Value>,
+    pub inputs: Vec<Input>,
+    pub outputs: Vec<Output>,
     pub warnings: Vec<String>,
-    pub disclosure_k: i64,
+    /// Disclosure control applied, one record per protected table.
+    pub disclosure: Vec<DisclosureRecord>,
 }

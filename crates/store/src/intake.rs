@@ -17,10 +17,9 @@ use std::collections::BTreeMap;
 
 use bytes::Bytes;
 use chrono::{DateTime, SecondsFormat, Utc};
-use fedreport_contract::{Expected, Validator, template};
+use fedreport_contract::canonical::CanonicalWriter;
+use fedreport_contract::{Expected, Validator};
 use object_store::ObjectStoreExt;
-use parquet::arrow::ArrowWriter;
-use parquet::file::metadata::KeyValue;
 
 use crate::error::{Result, StoreError};
 use crate::lake::{Created, Lake};
@@ -92,7 +91,7 @@ pub async fn intake(
     progress: &mut dyn FnMut(usize, usize, &Decision),
 ) -> Result<IntakeSummary> {
     let pending: Vec<_> =
-        lake.list("inbox/").await?.into_iter().filter(|m| !m.location.as_ref().ends_with('/')).collect();
+        lake.list(layout::INBOX).await?.into_iter().filter(|m| !m.location.as_ref().ends_with('/')).collect();
     let total = pending.len();
     let mut summary = IntakeSummary::default();
     for (i, m) in pending.into_iter().enumerate() {
@@ -155,20 +154,10 @@ async fn decide(
     // row group, whatever the size of the return.
     let expected = Expected { dataset: name.dataset.clone(), member: Some(member.clone()), year: name.year };
     let scratch = Scratch::new(&name.id)?;
-    let mut writer: Option<ArrowWriter<std::fs::File>> = None;
-    let validated = validator
-        .validate(lake.store(), &path, &file, &expected, |b| {
-            if writer.is_none() {
-                let f = std::fs::File::create(&scratch.path).map_err(|source| {
-                    fedreport_contract::ContractError::Io { path: scratch.path.display().to_string(), source }
-                })?;
-                writer =
-                    Some(ArrowWriter::try_new(f, b.schema(), Some(template::writer_properties(&BTreeMap::new())))?);
-            }
-            writer.as_mut().expect("created above").write(&b)?;
-            Ok(())
-        })
-        .await;
+    let file_out = std::fs::File::create(&scratch.path)
+        .map_err(|source| StoreError::Invalid(format!("{}: {source}", scratch.path.display())))?;
+    let mut writer = CanonicalWriter::new(file_out);
+    let validated = validator.validate(lake.store(), &path, &file, &expected, |b| writer.write(&b)).await;
     let mut report = validated.report;
     report.findings.truncate(opts.max_findings);
     let received_at = rfc3339(received);
@@ -206,24 +195,11 @@ async fn decide(
             md.insert(meta::RECEIVED_AT.to_string(), received_at.clone());
             md.insert(meta::SCHEMA_VERSION.to_string(), schema.schema_version.clone());
             md.insert(meta::ROWS.to_string(), report.rows.to_string());
-            let mut writer = match writer {
-                Some(w) => w,
-                None => {
-                    // a zero-row return: an empty file with the canonical schema
-                    let f = std::fs::File::create(&scratch.path)
-                        .map_err(|source| StoreError::Invalid(format!("{}: {source}", scratch.path.display())))?;
-                    ArrowWriter::try_new(f, schema.arrow_schema(), Some(template::writer_properties(&BTreeMap::new())))
-                        .map_err(fedreport_contract::ContractError::from)?
-                }
-            };
             let (version, duplicate, stored) =
                 claim_version(lake, &schema.dataset, year, &member, &name.id, &sha).await?;
             if !duplicate && !version_written(lake, &stored, &name.id).await? {
                 md.insert(meta::VERSION.to_string(), version.to_string());
-                for (k, v) in &md {
-                    writer.append_key_value_metadata(KeyValue::new(k.clone(), v.clone()));
-                }
-                writer.close().map_err(fedreport_contract::ContractError::from)?;
+                writer.finish(schema.arrow_schema(), &md)?;
                 upload(lake, &stored, &scratch.path).await?;
             }
             rec.version = Some(version);
@@ -231,7 +207,6 @@ async fn decide(
             rec.stored_as = Some(stored);
         }
         _ => {
-            drop(writer);
             rec.status = Status::Rejected;
             let k = layout::rejected_key(&member, &name.id, &file);
             // Kept byte for byte, copied inside the store. If the inbox object

@@ -5,8 +5,15 @@
 //! accepted/{dataset}/{year}/{MEMBER}/v{000001}.parquet    immutable versions (conditional create)
 //! rejected/{MEMBER}/{submission_id}/{file}                rejected submissions, kept as sent
 //! receipts/{MEMBER}/{submission_id}.json                  one receipt per submission (conditional create)
-//! runs/{run_id}/…                                         pipeline runs (fedreport-engine)
+//! snapshots/{id}/{dataset}/{year}.parquet                 compacted inputs of runs (fedreport-engine)
+//! snapshots/{id}/inputs.json                              the versions a snapshot holds (written last)
+//! runs/{run_id}/manifest.json                             what a run read, did and wrote
+//! runs/{run_id}/tables/{table}.parquet|csv                published indicator tables
+//! runs/{run_id}/pipeline/{file}                           the pipeline files the run executed
+//! runs/{run_id}/work/{table}.parquet                      run-built tables for engines that need files
 //! ```
+//!
+//! No other module formats a key: they call the functions here.
 //!
 //! An accepted version carries its provenance (submission id, sha256 of the
 //! submitted bytes, received time) in its Parquet key/value metadata, so a
@@ -20,13 +27,13 @@ use sha2::{Digest, Sha256};
 pub mod meta {
     pub const SUBMISSION_ID: &str = "fedreport.submission_id";
     pub const MEMBER: &str = "fedreport.member";
-    pub const DATASET: &str = "fedreport.dataset";
+    pub const DATASET: &str = fedreport_contract::template::DATASET_KEY;
     pub const YEAR: &str = "fedreport.reference_year";
     pub const VERSION: &str = "fedreport.version";
     pub const SOURCE_SHA256: &str = "fedreport.source_sha256";
     pub const SOURCE_FORMAT: &str = "fedreport.source_format";
     pub const RECEIVED_AT: &str = "fedreport.received_at";
-    pub const SCHEMA_VERSION: &str = "fedreport.schema_version";
+    pub const SCHEMA_VERSION: &str = fedreport_contract::template::SCHEMA_VERSION_KEY;
     pub const ROWS: &str = "fedreport.rows";
 }
 
@@ -73,6 +80,83 @@ pub fn receipt_key(member: &str, submission_id: &str) -> String {
 /// Key of a kept rejected submission.
 pub fn rejected_key(member: &str, submission_id: &str, file: &str) -> String {
     format!("rejected/{member}/{submission_id}/{file}")
+}
+
+/// Folder of a member's receipts, or of every member's.
+pub fn receipts(member: Option<&str>) -> String {
+    match member {
+        Some(m) => format!("receipts/{m}/"),
+        None => "receipts/".to_string(),
+    }
+}
+
+/// Folder of the accepted versions.
+pub const ACCEPTED: &str = "accepted/";
+
+/// Folder of every inbox.
+pub const INBOX: &str = "inbox/";
+
+/// Folder of every run.
+pub const RUNS: &str = "runs/";
+
+/// Folder of one pipeline run.
+pub fn run_folder(run_id: &str) -> String {
+    format!("{RUNS}{run_id}/")
+}
+
+/// The manifest of a run.
+pub fn run_manifest(run_id: &str) -> String {
+    format!("{}manifest.json", run_folder(run_id))
+}
+
+/// Folder of a run's published tables.
+pub fn run_tables(run_id: &str) -> String {
+    format!("{}tables/", run_folder(run_id))
+}
+
+/// A published table of a run, as `ext` (`parquet` or `csv`).
+pub fn run_table(run_id: &str, table: &str, ext: &str) -> String {
+    format!("{}{table}.{ext}", run_tables(run_id))
+}
+
+/// Folder of the pipeline files a run executed.
+pub fn run_pipeline(run_id: &str) -> String {
+    format!("{}pipeline/", run_folder(run_id))
+}
+
+/// Folder where an engine may write the tables a run builds itself.
+pub fn run_work(run_id: &str) -> String {
+    format!("{}work/", run_folder(run_id))
+}
+
+/// A run-built table in a run's work folder.
+pub fn work_table(work: &str, table: &str) -> String {
+    format!("{work}{table}.parquet")
+}
+
+/// The run id of a key under `runs/`, when it is a manifest.
+pub fn parse_run_manifest(key: &str) -> Option<&str> {
+    key.strip_prefix(RUNS)?.strip_suffix("/manifest.json").filter(|id| !id.contains('/'))
+}
+
+/// Folder of a compacted snapshot.
+pub fn snapshot_folder(id: &str) -> String {
+    format!("snapshots/{id}/")
+}
+
+/// The index of a snapshot (the versions it holds; written last).
+pub fn snapshot_index(id: &str) -> String {
+    format!("{}inputs.json", snapshot_folder(id))
+}
+
+/// Folder of one dataset's compacted files in a snapshot (one file per year).
+pub fn snapshot_dataset(id: &str, dataset: &str) -> String {
+    format!("{}{dataset}/", snapshot_folder(id))
+}
+
+/// One (dataset, year) file of a snapshot.
+pub fn snapshot_file(id: &str, dataset: &str, year: i32) -> String {
+    format!("{}{year}.parquet", snapshot_dataset(id, dataset))
 }
 
 /// What an inbox file name says about its submission. Files written by
@@ -162,5 +246,9 @@ mod tests {
         assert!(dropped.id.starts_with("d-") && dropped.dataset.is_none());
         assert_eq!(parse_version("v000012.parquet"), Some(12));
         assert_eq!(version_key("x", 2012, "AUS", 3), "accepted/x/2012/AUS/v000003.parquet");
+        assert_eq!(run_table("r-1", "t", "csv"), "runs/r-1/tables/t.csv");
+        assert_eq!(parse_run_manifest(&run_manifest("r-1")), Some("r-1"));
+        assert_eq!(parse_run_manifest("runs/r-1/tables/manifest.json"), None);
+        assert_eq!(snapshot_file("abc", "d", 2012), "snapshots/abc/d/2012.parquet");
     }
 }

@@ -4,8 +4,9 @@
 //! submissions, receipts), the single place that turns a lake location — a
 //! local folder or an object-store URL — into an [`object_store::ObjectStore`]
 //! ([`lake::build_store`]), submission into a member's inbox, the intake that
-//! decides every pending inbox file, and the read side (receipts, the current
-//! accepted versions, the completeness board).
+//! decides every pending inbox file, the read side (receipts, the current
+//! accepted versions, the completeness board), and the run manifest with
+//! reading a run's published tables back.
 //!
 //! It relies only on the object-store API — conditional creates
 //! (`PutMode::Create`) for anything immutable — never on a file system.
@@ -14,6 +15,7 @@ pub mod error;
 pub mod intake;
 pub mod lake;
 pub mod layout;
+pub mod manifest;
 pub mod policy;
 pub mod receipt;
 pub mod status;
@@ -23,6 +25,7 @@ pub use error::{Result, StoreError};
 pub use intake::{Decision, IntakeOptions, IntakeSummary, intake};
 pub use lake::{Lake, build_store, build_store_with, store_options_from_env};
 pub use layout::{SubmissionName, VersionInfo};
+pub use manifest::{Manifest, Param};
 pub use receipt::{Receipt, Status};
 pub use status::{Board, CellState, current_versions};
 pub use submit::{Submitted, submit, submit_object};

@@ -5,6 +5,7 @@
 //! the bucket, so members can neither see nor overwrite each other's returns
 //! (nor anything in `accepted/`, `rejected/` or `runs/`).
 
+use fedreport_contract::Registry;
 use serde_json::{Value, json};
 
 use crate::error::{Result, StoreError};
@@ -12,7 +13,7 @@ use crate::lake::Lake;
 use crate::layout;
 
 /// The S3 bucket policy (JSON) for one member's focal-point principal.
-pub fn s3_member_policy(lake: &Lake, member: &str, principal: &str) -> Result<Value> {
+pub fn s3_member_policy(lake: &Lake, registry: &Registry, member: &str, principal: &str) -> Result<Value> {
     let url = lake.root_url();
     if !matches!(url.scheme(), "s3" | "s3a") {
         return Err(StoreError::Invalid(format!(
@@ -20,14 +21,14 @@ pub fn s3_member_policy(lake: &Lake, member: &str, principal: &str) -> Result<Va
             lake.location()
         )));
     }
-    if !fedreport_contract::Registry::embedded().is_reporting_member(member) {
+    if !registry.is_reporting_member(member) {
         return Err(StoreError::Invalid(format!("'{member}' is not a state or territory of the member registry")));
     }
     let bucket = url.host_str().unwrap_or_default();
     let prefix = lake.path("").to_string();
     let key = |rel: &str| if prefix.is_empty() { rel.to_string() } else { format!("{prefix}/{rel}") };
     let inbox = key(&layout::inbox(member));
-    let receipts = key(&format!("receipts/{member}/"));
+    let receipts = key(&layout::receipts(Some(member)));
     let arn = |k: &str| format!("arn:aws:s3:::{bucket}/{k}*");
     let who = json!({ "AWS": principal });
     Ok(json!({
@@ -82,7 +83,9 @@ mod tests {
         let store = std::sync::Arc::new(object_store::memory::InMemory::new());
         let url = url::Url::parse("s3://bali-returns/lake/").unwrap();
         let lake = Lake::from_store(store, url, object_store::path::Path::from("lake"));
-        let p = s3_member_policy(&lake, "AUS", "arn:aws:iam::123456789012:role/focal-aus").unwrap();
+        let csv = "code,name,kind,subregion\nAUS,Australia,state,Oceania\nNZL,New Zealand,state,Oceania\nIOM,International Organization for Migration,organisation,\n";
+        let reg = Registry::parse(csv, "AUS\nNZL\n").unwrap();
+        let p = s3_member_policy(&lake, &reg, "AUS", "arn:aws:iam::123456789012:role/focal-aus").unwrap();
         let s = &p["Statement"];
         assert_eq!(s[0]["Resource"], "arn:aws:s3:::bali-returns/lake/inbox/AUS/*");
         assert_eq!(s[1]["Resource"], "arn:aws:s3:::bali-returns/lake/receipts/AUS/*");
@@ -90,12 +93,12 @@ mod tests {
         assert_eq!(s[1]["Action"], json!(["s3:GetObject"]));
         assert_eq!(s[3]["Effect"], "Deny");
         assert!(!p.to_string().contains("NZL"));
-        assert!(s3_member_policy(&lake, "IOM", "x").is_err(), "organisations do not submit");
+        assert!(s3_member_policy(&lake, &reg, "IOM", "x").is_err(), "organisations do not submit");
         let local = Lake::from_store(
             std::sync::Arc::new(object_store::memory::InMemory::new()),
             url::Url::parse("file:///tmp/lake/").unwrap(),
             object_store::path::Path::from("tmp/lake"),
         );
-        assert!(s3_member_policy(&local, "AUS", "x").is_err());
+        assert!(s3_member_policy(&local, &reg, "AUS", "x").is_err());
     }
 }

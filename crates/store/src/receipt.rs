@@ -82,6 +82,28 @@ impl Receipt {
     }
 }
 
+impl Receipt {
+    /// The whole receipt for people: the summary line, the file, where it
+    /// is kept, and every finding with its severity, row and column.
+    pub fn to_text(&self) -> String {
+        let mut out = format!("{}\n", self.summary());
+        out.push_str(&format!("file {} ({} bytes, sha256 {})\n", self.file, self.size, self.sha256));
+        if let Some(k) = &self.stored_as {
+            out.push_str(&format!("kept as {k}\n"));
+        }
+        for f in &self.findings {
+            let row = f.row.map(|r| format!(" row {r}")).unwrap_or_default();
+            let col = f.column.as_ref().map(|c| format!(" column {c}")).unwrap_or_default();
+            let severity = match f.severity {
+                fedreport_contract::Severity::Error => "error",
+                fedreport_contract::Severity::Warning => "warning",
+            };
+            out.push_str(&format!("  {severity}[{}]{row}{col}: {}\n", f.code, f.message));
+        }
+        out
+    }
+}
+
 /// Read one receipt.
 pub async fn read(lake: &Lake, member: &str, id: &str) -> Result<Option<Receipt>> {
     let key = layout::receipt_key(member, id);
@@ -93,12 +115,8 @@ pub async fn read(lake: &Lake, member: &str, id: &str) -> Result<Option<Receipt>
 
 /// Every receipt of a member (or of all members), oldest submission first.
 pub async fn list(lake: &Lake, member: Option<&str>) -> Result<Vec<Receipt>> {
-    let prefix = match member {
-        Some(m) => format!("receipts/{m}/"),
-        None => "receipts/".to_string(),
-    };
     let mut out = Vec::new();
-    for meta in lake.list(&prefix).await? {
+    for meta in lake.list(&layout::receipts(member)).await? {
         let key = lake.rel(&meta.location);
         if !key.ends_with(".json") {
             continue;

@@ -14,7 +14,7 @@ use crate::receipt::{self, Status};
 /// (dataset, year, member) order. Years after `up_to` are left out.
 pub async fn current_versions(lake: &Lake, up_to: Option<i32>) -> Result<Vec<VersionInfo>> {
     let mut current: BTreeMap<(String, i32, String), VersionInfo> = BTreeMap::new();
-    for m in lake.list("accepted/").await? {
+    for m in lake.list(layout::ACCEPTED).await? {
         let key = lake.rel(&m.location);
         let parts: Vec<&str> = key.split('/').collect();
         let [_, dataset, year, member, file] = parts.as_slice() else { continue };

@@ -25,6 +25,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut chunk = 0u64;
     let mut parquet: Option<ArrowWriter<std::fs::File>> = None;
     let mut text = std::io::BufWriter::new(file.try_clone()?);
+    let contract = fedreport_forum::Forum::bali().contract;
     loop {
         let written = if csv {
             text.get_ref().metadata()?.len()
@@ -35,7 +36,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             break;
         }
         chunk += 1;
-        let batch = fedreport_synth::return_batch(chunk, "IDN", "maritime_movements", 2012, 2_000.0)?;
+        let batch = fedreport_synth::return_batch(&contract, chunk, "IDN", "maritime_movements", 2012, 2_000.0)?;
         let n = batch.num_rows();
         let id = batch.schema().index_of("movement_id")?;
         let mut cols: Vec<ArrayRef> = batch.columns().to_vec();

@@ -13,8 +13,9 @@ use std::ops::RangeInclusive;
 use std::sync::Arc;
 
 use arrow::array::{ArrayRef, BooleanArray, Date32Array, Int8Array, Int32Array, RecordBatch, StringArray};
+use arrow::datatypes::Date32Type;
 use chrono::{Datelike, NaiveDate};
-use fedreport_contract::{Registry, Schemas, template};
+use fedreport_contract::{Contract, canonical};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -176,8 +177,7 @@ fn count(rng: &mut ChaCha8Rng, mean: f64) -> usize {
 fn day_in(rng: &mut ChaCha8Rng, year: i32) -> i32 {
     let start = NaiveDate::from_ymd_opt(year, 1, 1).expect("year");
     let days = if NaiveDate::from_ymd_opt(year, 12, 31).expect("year").ordinal() == 366 { 366 } else { 365 };
-    let d = start + chrono::Duration::days(rng.random_range(0..days));
-    (d - NaiveDate::from_ymd_opt(1970, 1, 1).expect("epoch")).num_days() as i32
+    Date32Type::from_naive_date(start + chrono::Duration::days(rng.random_range(0..days)))
 }
 
 fn s(v: Vec<String>) -> ArrayRef {
@@ -192,10 +192,17 @@ fn rng_for(seed: u64, member: &str, dataset: &str, year: i32) -> ChaCha8Rng {
     ChaCha8Rng::seed_from_u64(h)
 }
 
-/// Generate one valid return as a canonical batch. `scale` multiplies row counts.
-pub fn return_batch(seed: u64, member: &str, dataset: &str, year: i32, scale: f64) -> Result<RecordBatch> {
-    let schemas = Schemas::embedded();
-    let registry = Registry::embedded();
+/// Generate one valid return of the Bali Process contract as a canonical
+/// batch. `scale` multiplies row counts.
+pub fn return_batch(
+    contract: &Contract,
+    seed: u64,
+    member: &str,
+    dataset: &str,
+    year: i32,
+    scale: f64,
+) -> Result<RecordBatch> {
+    let (schemas, registry) = (contract.schemas(), contract.registry());
     let schema = schemas.get(dataset)?.arrow_schema();
     let mut rng = rng_for(seed, member, dataset, year);
     let size = size_of(member);
@@ -376,7 +383,7 @@ pub fn return_batch(seed: u64, member: &str, dataset: &str, year: i32, scale: f6
 
 /// Parquet bytes of a batch (plain, no fedreport metadata: as a focal point would write it).
 pub fn parquet(batch: &RecordBatch) -> Result<Vec<u8>> {
-    Ok(template::parquet_bytes(batch.schema(), std::slice::from_ref(batch), &BTreeMap::new())?)
+    Ok(canonical::parquet_bytes(batch.schema(), std::slice::from_ref(batch), &BTreeMap::new())?)
 }
 
 /// CSV bytes of a batch, as a spreadsheet would save it.
@@ -405,9 +412,8 @@ use arrow::array::Array;
 
 /// Every file of a cycle, in a stable order: all members × datasets × years,
 /// then (with `realistic_mess`) corrections and invalid submissions.
-pub fn generate(cfg: &SynthConfig) -> Result<Vec<SynthFile>> {
-    let registry = Registry::embedded();
-    let schemas = Schemas::embedded();
+pub fn generate(contract: &Contract, cfg: &SynthConfig) -> Result<Vec<SynthFile>> {
+    let (schemas, registry) = (contract.schemas(), contract.registry());
     let mut out = Vec::new();
     let members: Vec<&str> = registry.reporting_members().map(|m| m.code.as_str()).collect();
     for &year in cfg.years.clone().collect::<Vec<_>>().iter() {
@@ -419,7 +425,7 @@ pub fn generate(cfg: &SynthConfig) -> Result<Vec<SynthFile>> {
                 {
                     continue;
                 }
-                let batch = return_batch(cfg.seed, member, dataset, year, cfg.scale)?;
+                let batch = return_batch(contract, cfg.seed, member, dataset, year, cfg.scale)?;
                 let use_csv = cfg.realistic_mess && (mi + year as usize).is_multiple_of(6);
                 let (name, bytes) = if use_csv {
                     (format!("{dataset}_{year}.csv"), csv(&batch)?)
@@ -439,14 +445,14 @@ pub fn generate(cfg: &SynthConfig) -> Result<Vec<SynthFile>> {
         }
     }
     if cfg.realistic_mess {
-        let again = mess(cfg, &out)?;
+        let again = mess(contract, cfg, &out)?;
         out.extend(again);
     }
     Ok(out)
 }
 
 /// Corrections and invalid submissions for the last year of the cycle.
-fn mess(cfg: &SynthConfig, cycle: &[SynthFile]) -> Result<Vec<SynthFile>> {
+fn mess(contract: &Contract, cfg: &SynthConfig, cycle: &[SynthFile]) -> Result<Vec<SynthFile>> {
     let year = *cfg.years.end();
     let mut out = Vec::new();
     let file = |member: &str, dataset: &str, name: String, bytes: Vec<u8>, valid, note| SynthFile {
@@ -459,9 +465,9 @@ fn mess(cfg: &SynthConfig, cycle: &[SynthFile]) -> Result<Vec<SynthFile>> {
         note,
     };
     // A correction: Australia resubmits its maritime return with one more movement.
-    let mut b = return_batch(cfg.seed, "AUS", "maritime_movements", year, cfg.scale * 1.02)?;
+    let mut b = return_batch(contract, cfg.seed, "AUS", "maritime_movements", year, cfg.scale * 1.02)?;
     if b.num_rows() == 0 {
-        b = return_batch(cfg.seed, "AUS", "maritime_movements", year, 1.0)?;
+        b = return_batch(contract, cfg.seed, "AUS", "maritime_movements", year, 1.0)?;
     }
     out.push(file(
         "AUS",
@@ -476,7 +482,7 @@ fn mess(cfg: &SynthConfig, cycle: &[SynthFile]) -> Result<Vec<SynthFile>> {
         out.push(SynthFile { note: "the same file sent twice", ..first.clone() });
     }
     // Invalid: a wrong outcome code and deaths exceeding persons on board.
-    let base = csv(&return_batch(cfg.seed, "MYS", "maritime_movements", year, cfg.scale)?)?;
+    let base = csv(&return_batch(contract, cfg.seed, "MYS", "maritime_movements", year, cfg.scale)?)?;
     let text = String::from_utf8(base).expect("csv is utf-8");
     let mut lines: Vec<String> = text.split("\r\n").map(str::to_string).collect();
     if lines.len() > 3 {
@@ -496,7 +502,7 @@ fn mess(cfg: &SynthConfig, cycle: &[SynthFile]) -> Result<Vec<SynthFile>> {
         "a draft with a wrong outcome code and impossible deaths",
     ));
     // Invalid: Thailand's inbox receives a return that names Viet Nam.
-    let other = parquet(&return_batch(cfg.seed, "VNM", "enforcement_cases", year, cfg.scale)?)?;
+    let other = parquet(&return_batch(contract, cfg.seed, "VNM", "enforcement_cases", year, cfg.scale)?)?;
     out.push(file(
         "THA",
         "enforcement_cases",
@@ -506,7 +512,7 @@ fn mess(cfg: &SynthConfig, cycle: &[SynthFile]) -> Result<Vec<SynthFile>> {
         "a return naming another member",
     ));
     // Invalid: dates written day/month/year in a spreadsheet.
-    let v = csv(&return_batch(cfg.seed, "PHL", "trafficking_victims", year, cfg.scale)?)?;
+    let v = csv(&return_batch(contract, cfg.seed, "PHL", "trafficking_victims", year, cfg.scale)?)?;
     let v = String::from_utf8(v).expect("utf-8");
     let reformatted: String = v
         .split("\r\n")

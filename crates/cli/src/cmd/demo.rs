@@ -1,19 +1,35 @@
-//! `fedreport demo`: the whole chain on an embedded synthetic cycle.
+//! `fedreport demo`: the whole chain on a synthetic cycle of the forum's
+//! contract, drafted for the forum's latest meeting.
 
-use std::path::Path;
+use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
 use fedreport_contract::{ValidateOptions, Validator};
+use fedreport_forum::Forum;
+use fedreport_render::{RunData, headline};
 use fedreport_store::{Board, Lake, submit};
 use fedreport_synth::{SynthConfig, generate};
 
+use super::Outcome;
+use super::progress::{intake_with_bar, run_bar};
+
 const MARKER: &str = ".fedreport-demo";
 
-/// The example meeting: the fifth Bali Process SOM (Bali, 1 April 2013).
-const SOM5: &str = include_str!("../../../meetings/som5-bali-2013.toml");
+#[derive(clap::Args)]
+pub struct DemoArgs {
+    /// Folder for the demo lake and outputs.
+    #[arg(long, default_value = "demo-out")]
+    out: PathBuf,
+    /// First and last reference year, e.g. 2008..2012.
+    #[arg(long, default_value = "2008..2012")]
+    years: String,
+    /// Multiplies the number of case-level rows.
+    #[arg(long, default_value_t = 1.0)]
+    scale: f64,
+}
 
 /// Parse `2008..2012` (or a single year).
-pub(crate) fn parse_years(s: &str) -> Result<std::ops::RangeInclusive<i32>> {
+fn parse_years(s: &str) -> Result<std::ops::RangeInclusive<i32>> {
     let (a, b) = s.split_once("..").unwrap_or((s, s));
     let a: i32 = a.trim().parse().with_context(|| format!("'{s}' is not a year range like 2008..2012"))?;
     let b: i32 = b
@@ -27,8 +43,9 @@ pub(crate) fn parse_years(s: &str) -> Result<std::ops::RangeInclusive<i32>> {
     Ok(a..=b)
 }
 
-pub(crate) async fn run(out: &Path, years: &str, scale: f64) -> Result<()> {
-    let years = parse_years(years)?;
+pub async fn demo(forum: &Forum, a: DemoArgs) -> Result<Outcome> {
+    let (out, scale) = (a.out.as_path(), a.scale);
+    let years = parse_years(&a.years)?;
     if out.exists() && std::fs::read_dir(out)?.next().is_some() && !out.join(MARKER).exists() {
         bail!("{} exists and is not a demo folder; choose another --out", out.display());
     }
@@ -39,14 +56,14 @@ pub(crate) async fn run(out: &Path, years: &str, scale: f64) -> Result<()> {
     std::fs::create_dir_all(&lake_dir).with_context(|| format!("cannot create {}", lake_dir.display()))?;
     std::fs::write(out.join(MARKER), "this folder is written by `fedreport demo` and replaced on every run\n")?;
     let lake = Lake::open(&lake_dir.to_string_lossy())?;
-    let validator = Validator::new(ValidateOptions::default());
+    let validator = Validator::new(&forum.contract, ValidateOptions::default());
 
     println!(
         "fedreport demo — a synthetic reporting cycle {}–{} for every reporting member",
         years.start(),
         years.end()
     );
-    let files = generate(&SynthConfig { years: years.clone(), scale, ..Default::default() })?;
+    let files = generate(&forum.contract, &SynthConfig { years: years.clone(), scale, ..Default::default() })?;
     let bar = indicatif::ProgressBar::new(files.len() as u64);
     bar.set_style(
         indicatif::ProgressStyle::with_template("submit {bar:40} {pos}/{len} {msg}").expect("valid template"),
@@ -79,7 +96,7 @@ pub(crate) async fn run(out: &Path, years: &str, scale: f64) -> Result<()> {
         "{submitted} returns submitted; {refused} refused by local validation and dropped in the inbox by hand ({dropped})"
     );
 
-    let summary = crate::run_intake(&lake, &validator).await?;
+    let summary = intake_with_bar(&lake, &validator).await?;
     println!(
         "intake decided {} files: {} new versions, {} identical resubmissions, {} rejected with receipts",
         summary.decisions.len(),
@@ -90,7 +107,6 @@ pub(crate) async fn run(out: &Path, years: &str, scale: f64) -> Result<()> {
     let board = Board::build(&lake, validator.registry(), validator.schemas(), *years.end()).await?;
     print!("{}", board.to_text());
 
-    let pipeline = fedreport_engine::Pipeline::embedded_som()?;
     let deadline = deadline.unwrap_or_else(chrono::Utc::now).to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
     let opts = fedreport_engine::RunOptions {
         year: Some(*years.end()),
@@ -98,15 +114,17 @@ pub(crate) async fn run(out: &Path, years: &str, scale: f64) -> Result<()> {
         target_partitions: None,
         engine: None,
     };
-    let outcome = fedreport_engine::run(&lake, &pipeline, &opts, &mut crate::progress_bar()).await?;
-    print!("{}", crate::headline(&outcome));
+    let outcome = fedreport_engine::run(&lake, &forum.contract, &forum.pipeline, &opts, &mut run_bar()).await?;
+    let run = RunData::from_batches(outcome.manifest.clone(), &outcome.tables)?;
+    print!("{}", headline(&run));
     let run_dir = out.join("run");
-    crate::copy_run(&outcome, &run_dir)?;
-    let meeting = fedreport_render::Meeting::parse("meetings/som5-bali-2013.toml", SOM5)?;
-    let run = crate::run_data_from_lake(&lake, &outcome.manifest.run_id).await?;
-    crate::write_drafts(&run, &meeting, fedreport_render::embedded_templates(), &out.join("drafts"))?;
+    outcome.copy_to(&run_dir)?;
+    let meeting = forum.latest_meeting().context("the forum has no meeting file to draft for")?;
+    for path in forum.renderer()?.write(&run, meeting, &out.join("drafts"))? {
+        println!("draft: {}", path.display());
+    }
     println!("lake:       {}", lake_dir.display());
     println!("indicators: {} (CSV and Parquet, with manifest.json)", run_dir.join("tables").display());
     println!("drafts:     {} (Markdown and self-contained HTML)", out.join("drafts").display());
-    Ok(())
+    Ok(Outcome::Done)
 }

@@ -1,0 +1,125 @@
+//! Pipeline runs: `run` (or `run --replay`) and `runs`.
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+use fedreport_engine::RunOptions;
+use fedreport_forum::Forum;
+use fedreport_render::{RunData, headline};
+use fedreport_store::Lake;
+use fedreport_store::manifest::{list_runs, load_manifest};
+
+use super::Outcome;
+use super::progress::run_bar;
+
+#[derive(clap::Args)]
+pub struct RunArgs {
+    #[arg(long, env = "FEDREPORT_LAKE")]
+    lake: String,
+    /// Pipeline folder (default: the forum's pipeline, pipelines/som for the Bali Process).
+    #[arg(long)]
+    pipeline: Option<PathBuf>,
+    /// Cycle reference year (default: the pipeline's cycle_year).
+    #[arg(long)]
+    year: Option<i32>,
+    /// Also copy the tables and manifest to this folder.
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Override a pipeline parameter, e.g. --set disclosure_k=10 (repeatable).
+    #[arg(long = "set", value_name = "NAME=VALUE", value_parser = parse_setting)]
+    set: Vec<(String, String)>,
+    /// DataFusion partitions (default: the number of cores).
+    #[arg(long)]
+    target_partitions: Option<usize>,
+    /// Where the SQL runs: `local` (DataFusion in this process),
+    /// `ballista-standalone` (an in-process Ballista cluster) or
+    /// `ballista://HOST:PORT` (a running fedreport-scheduler). Ballista needs
+    /// a build with `--features ballista`.
+    #[arg(long, default_value = "local", env = "FEDREPORT_ENGINE")]
+    engine: String,
+    /// Also render the drafts for this meeting (a file, or one of the forum's by name) into --out (or ./drafts).
+    #[arg(long)]
+    meeting: Option<String>,
+    /// Re-execute a past run from its manifest and check the outputs are byte-identical.
+    #[arg(long, value_name = "RUN_ID_OR_MANIFEST", conflicts_with_all = ["pipeline", "year", "set", "target_partitions"])]
+    replay: Option<String>,
+}
+
+#[derive(clap::Args)]
+pub struct RunsArgs {
+    #[arg(long, env = "FEDREPORT_LAKE")]
+    lake: String,
+}
+
+fn parse_setting(s: &str) -> std::result::Result<(String, String), String> {
+    s.split_once('=')
+        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+        .ok_or_else(|| format!("'{s}' is not NAME=VALUE"))
+}
+
+pub async fn run(forum: &Forum, a: RunArgs) -> Result<Outcome> {
+    let lake = Lake::open(&a.lake)?;
+    let engine = crate::engine::choose(&a.engine)?;
+    if let Some(r) = a.replay {
+        let manifest = load_manifest(&lake, &r).await?;
+        let (outcome, diffs) =
+            fedreport_engine::replay_on(engine.as_ref(), &lake, &forum.contract, &manifest, &mut run_bar()).await?;
+        if let Some(out) = &a.out {
+            outcome.copy_to(out)?;
+        }
+        if diffs.is_empty() {
+            println!(
+                "replayed {} as {}: all {} tables byte-identical",
+                manifest.run_id,
+                outcome.manifest.run_id,
+                manifest.outputs.len()
+            );
+            return Ok(Outcome::Done);
+        }
+        println!("replayed {} as {}: outputs differ:", manifest.run_id, outcome.manifest.run_id);
+        diffs.iter().for_each(|d| println!("  {d}"));
+        return Ok(Outcome::Rejected);
+    }
+    let pipeline = match &a.pipeline {
+        Some(dir) => fedreport_engine::Pipeline::load(dir)?,
+        None => forum.pipeline.clone(),
+    };
+    let opts = RunOptions { year: a.year, set: a.set, target_partitions: a.target_partitions, engine: Some(engine) };
+    let outcome = fedreport_engine::run(&lake, &forum.contract, &pipeline, &opts, &mut run_bar()).await?;
+    let data = RunData::from_batches(outcome.manifest.clone(), &outcome.tables)?;
+    print!("{}", headline(&data));
+    if let Some(out) = &a.out {
+        outcome.copy_to(out)?;
+        println!("tables and manifest copied to {}", out.display());
+    }
+    if let Some(meeting) = a.meeting {
+        let meeting = forum.meeting(&meeting)?;
+        let dir = a.out.map(|o| o.join("drafts")).unwrap_or_else(|| PathBuf::from("drafts"));
+        for path in forum.renderer()?.write(&data, &meeting, &dir)? {
+            println!("draft: {}", path.display());
+        }
+    }
+    Ok(Outcome::Done)
+}
+
+pub async fn runs(a: RunsArgs) -> Result<Outcome> {
+    let lake = Lake::open(&a.lake)?;
+    let runs = list_runs(&lake).await?;
+    if runs.is_empty() {
+        println!("no runs in {} yet; `fedreport run --lake {}` makes one", lake.location(), lake.location());
+    }
+    for m in runs {
+        let replay = m.replay_of.as_ref().map(|r| format!(", replay of {r}")).unwrap_or_default();
+        println!(
+            "{}  {}  cycle {}  {} {}  {} inputs, {} tables{replay}",
+            m.run_id,
+            m.created_at,
+            m.cycle_year,
+            m.pipeline_name,
+            m.pipeline_version,
+            m.inputs.len(),
+            m.outputs.len()
+        );
+    }
+    Ok(Outcome::Done)
+}

@@ -1,0 +1,332 @@
+//! Column checks: the header against the declared columns (missing,
+//! unknown, repeated, unconvertible types), then each column's values —
+//! required values (`E_NULL`), code lists (`E_CODELIST`), ranges, lengths
+//! and dates against the reference year (`E_RANGE`), and uniqueness.
+
+use std::collections::HashSet;
+
+use arrow::array::{Array, ArrayRef, AsArray, StringArray};
+use arrow::datatypes::{Date32Type, Int8Type, Int32Type, SchemaRef};
+
+use super::unique::{Unique, unique_finding};
+use super::validation::{Present, Validation};
+use crate::convert;
+use crate::finding::{Finding, RuleCode, did_you_mean, truncate};
+use crate::read::Format;
+use crate::schema::{CodeList, ColType, Column, DateRule, Identity};
+
+/// Columns pandas writes for a stored index.
+const PANDAS_INDEX: &str = "__index_level_";
+
+/// First and last day (days since 1970-01-01) of a calendar year.
+fn year_days(year: i32) -> Option<(i32, i32)> {
+    let first = chrono::NaiveDate::from_ymd_opt(year, 1, 1)?;
+    let last = chrono::NaiveDate::from_ymd_opt(year, 12, 31)?;
+    Some((Date32Type::from_naive_date(first), Date32Type::from_naive_date(last)))
+}
+
+impl Validation<'_> {
+    /// Match the file's columns to the declared ones and plan each conversion.
+    pub(super) fn match_header(&mut self, file: &SchemaRef) {
+        let schema = self.schema.clone();
+        let mut found = HashSet::new();
+        for (i, field) in file.fields().iter().enumerate() {
+            let name = field.name();
+            match schema.column_index(name) {
+                Some(d) if found.insert(d) => {
+                    let col = &schema.columns[d];
+                    let plan = match convert::plan(col, field.data_type(), self.format == Format::Csv) {
+                        Ok(p) => Some(p),
+                        Err(why) => {
+                            self.collector.push(
+                                Finding::new(RuleCode::Type, why)
+                                    .column(name)
+                                    .value(convert::type_name(field.data_type())),
+                            );
+                            None
+                        }
+                    };
+                    self.present.push(Present { decl: d, file_index: i, plan });
+                }
+                Some(_) => self.collector.push(
+                    Finding::new(RuleCode::UnknownColumn, format!("column {name} appears twice; keep one of them"))
+                        .column(name),
+                ),
+                None if name.starts_with(PANDAS_INDEX) => self.collector.push(
+                    Finding::new(
+                        RuleCode::IgnoredColumn,
+                        format!(
+                            "column {name} is a stored pandas index and is ignored (save with index=False to avoid it)"
+                        ),
+                    )
+                    .column(name),
+                ),
+                None => {
+                    let declared = schema.columns.iter().map(|c| c.name.as_str());
+                    let hint = match did_you_mean(name, declared) {
+                        Some(m) => format!("; did you mean {m}?"),
+                        None => format!(
+                            "; the columns of {} are: {}",
+                            schema.dataset,
+                            schema.columns.iter().map(|c| c.name.as_str()).collect::<Vec<_>>().join(", ")
+                        ),
+                    };
+                    self.collector.push(
+                        Finding::new(
+                            RuleCode::UnknownColumn,
+                            format!("column {name} is not part of {}{hint}", schema.dataset),
+                        )
+                        .column(name),
+                    );
+                }
+            }
+        }
+        for (d, col) in schema.columns.iter().enumerate() {
+            if !found.contains(&d) {
+                let typo = file
+                    .fields()
+                    .iter()
+                    .map(|f| f.name().as_str())
+                    .filter(|n| schema.column_index(n).is_none())
+                    .find(|n| did_you_mean(n, [col.name.as_str()]).is_some());
+                let hint = typo.map(|t| format!(" (is column {t} meant to be {}?)", col.name)).unwrap_or_default();
+                self.collector.push(
+                    Finding::new(
+                        RuleCode::MissingColumn,
+                        format!(
+                            "column {} ({}) is required in {} but missing{hint}",
+                            col.name,
+                            col.ty.name(),
+                            schema.dataset
+                        ),
+                    )
+                    .column(&col.name),
+                );
+            }
+        }
+        self.complete = found.len() == schema.columns.len() && self.present.iter().all(|p| p.plan.is_some());
+        self.present.sort_by_key(|p| p.decl);
+    }
+
+    /// Check one canonical column of a batch.
+    pub(super) fn check_column(
+        &mut self,
+        d: usize,
+        arr: &ArrayRef,
+        bad: Option<&[bool]>,
+        offset: u64,
+        arrays: &[Option<ArrayRef>],
+    ) {
+        let col = self.col(d).clone();
+        let is_bad = |i: usize| bad.is_some_and(|b| b[i]);
+        let row = |i: usize| offset + i as u64 + 1;
+        if !col.nullable && arr.null_count() > 0 && !self.null_columns.contains(&d) {
+            for i in 0..arr.len() {
+                if arr.is_null(i) && !is_bad(i) {
+                    self.collector.push(
+                        Finding::new(RuleCode::Null, format!("{} is empty, but a value is required", col.name))
+                            .column(&col.name)
+                            .row(row(i)),
+                    );
+                }
+            }
+        }
+        match col.ty {
+            ColType::String => self.check_strings(d, &col, arr.as_string::<i32>(), offset),
+            ColType::Int32 | ColType::Int8 => self.check_range(&col, arr, offset),
+            ColType::Date32 => self.check_dates(&col, arr, offset, arrays),
+            ColType::Bool => {}
+        }
+    }
+
+    fn check_range(&mut self, col: &Column, arr: &ArrayRef, offset: u64) {
+        if col.min.is_none() && col.max.is_none() {
+            return;
+        }
+        let (lo, hi) = (col.min.unwrap_or(i64::MIN), col.max.unwrap_or(i64::MAX));
+        let bound = match (col.min, col.max) {
+            (Some(a), Some(b)) => format!("from {a} to {b}"),
+            (Some(a), None) => format!("at least {a}"),
+            (_, Some(b)) => format!("at most {b}"),
+            (None, None) => return,
+        };
+        let mut check = |i: usize, v: i64| {
+            if v < lo || v > hi {
+                self.collector.push(
+                    Finding::new(RuleCode::Range, format!("{} is {v} but must be {bound}", col.name))
+                        .column(&col.name)
+                        .row(offset + i as u64 + 1)
+                        .value(v.to_string()),
+                );
+            }
+        };
+        if col.ty == ColType::Int8 {
+            for (i, v) in arr.as_primitive::<Int8Type>().iter().enumerate() {
+                if let Some(v) = v {
+                    check(i, v as i64)
+                }
+            }
+        } else {
+            for (i, v) in arr.as_primitive::<Int32Type>().iter().enumerate() {
+                if let Some(v) = v {
+                    check(i, v as i64)
+                }
+            }
+        }
+    }
+
+    fn check_dates(&mut self, col: &Column, arr: &ArrayRef, offset: u64, arrays: &[Option<ArrayRef>]) {
+        let Some(rule) = col.date_rule else { return };
+        let years = self.identity_index(Identity::Year).and_then(|y| arrays[y].clone());
+        let a = arr.as_primitive::<Date32Type>();
+        let years = years.as_ref().map(|y| y.as_primitive::<Int32Type>().clone());
+        let file_year = self.year.first_year();
+        let mut bounds: Option<(i32, i32, i32)> = None; // (year, first day, last day)
+        for i in 0..a.len() {
+            if a.is_null(i) {
+                continue;
+            }
+            let year = years.as_ref().and_then(|y| y.is_valid(i).then(|| y.value(i))).or(file_year);
+            let Some(year) = year else { continue };
+            if bounds.is_none_or(|b| b.0 != year) {
+                bounds = year_days(year).map(|(lo, hi)| (year, lo, hi));
+            }
+            let Some((_, lo, hi)) = bounds else { continue };
+            let day = a.value(i);
+            let ok = match rule {
+                DateRule::InsideReferenceYear => (lo..=hi).contains(&day),
+                DateRule::OnOrBeforeEndOfReferenceYear => day <= hi,
+            };
+            if !ok {
+                let date =
+                    Date32Type::to_naive_date_opt(day).map(|d| d.to_string()).unwrap_or_else(|| format!("day {day}"));
+                let want = match rule {
+                    DateRule::InsideReferenceYear => format!("inside the reference year {year}"),
+                    DateRule::OnOrBeforeEndOfReferenceYear => format!("on or before 31 December {year}"),
+                };
+                self.collector.push(
+                    Finding::new(RuleCode::Range, format!("{} {date} must be {want}", col.name))
+                        .column(&col.name)
+                        .row(offset + i as u64 + 1)
+                        .value(date),
+                );
+            }
+        }
+    }
+
+    fn check_strings(&mut self, d: usize, col: &Column, a: &StringArray, offset: u64) {
+        if col.unique {
+            let budget = self.validator.options.unique_ids_in_memory;
+            self.unique.entry(d).or_insert_with(|| Unique::with_budget(budget)).add_batch(offset, a.clone());
+        }
+        let row = |i: usize| offset + i as u64 + 1;
+        let validator = self.validator;
+        let reg = validator.registry();
+        let identity = col.identity.is_some();
+        for i in 0..a.len() {
+            if a.is_null(i) {
+                continue;
+            }
+            let v = a.value(i);
+            if let Some(values) = &col.values
+                && !values.iter().any(|x| x == v)
+            {
+                let hint = did_you_mean(v, values.iter().map(String::as_str))
+                    .map(|m| format!("; did you mean '{m}'?"))
+                    .unwrap_or_default();
+                self.collector.push(
+                    Finding::new(
+                        RuleCode::Codelist,
+                        format!(
+                            "{} '{}' is not allowed; use one of: {}{hint}",
+                            col.name,
+                            truncate(v, 40),
+                            values.join(", ")
+                        ),
+                    )
+                    .column(&col.name)
+                    .row(row(i))
+                    .value(v),
+                );
+            }
+            match col.codelist {
+                Some(CodeList::Iso3) if !reg.is_iso3(v) => {
+                    let upper = v.to_uppercase();
+                    let hint = if reg.is_iso3(&upper) {
+                        format!("; codes are upper case: '{upper}'")
+                    } else {
+                        did_you_mean(v, reg.iso3_codes()).map(|m| format!("; did you mean '{m}'?")).unwrap_or_default()
+                    };
+                    self.collector.push(
+                        Finding::new(
+                            RuleCode::Codelist,
+                            format!(
+                                "{} '{}' is not an ISO 3166-1 alpha-3 country code (or UNK for unknown){hint}",
+                                col.name,
+                                truncate(v, 40)
+                            ),
+                        )
+                        .column(&col.name)
+                        .row(row(i))
+                        .value(v),
+                    );
+                }
+                Some(CodeList::Member) if !identity && !reg.is_reporting_member(v) => {
+                    let codes: Vec<&str> = reg.reporting_members().map(|m| m.code.as_str()).collect();
+                    let hint = did_you_mean(v, codes).map(|m| format!("; did you mean '{m}'?")).unwrap_or_default();
+                    self.collector.push(
+                        Finding::new(
+                            RuleCode::Codelist,
+                            format!(
+                                "{} '{}' is not a state or territory of the registry{hint}",
+                                col.name,
+                                truncate(v, 40)
+                            ),
+                        )
+                        .column(&col.name)
+                        .row(row(i))
+                        .value(v),
+                    );
+                }
+                _ => {}
+            }
+            if col.min_length.is_some() || col.max_length.is_some() {
+                let len = if v.is_ascii() { v.len() } else { v.chars().count() };
+                let (lo, hi) = (col.min_length.unwrap_or(0), col.max_length.unwrap_or(usize::MAX));
+                if len < lo || len > hi {
+                    let bound = match (col.min_length, col.max_length) {
+                        (Some(a), Some(b)) => format!("{a} to {b} characters"),
+                        (Some(a), None) => format!("at least {a} characters"),
+                        (_, Some(b)) => format!("at most {b} characters"),
+                        _ => unreachable!("a bound exists"),
+                    };
+                    self.collector.push(
+                        Finding::new(
+                            RuleCode::Range,
+                            format!("{} has {len} characters but must have {bound}", col.name),
+                        )
+                        .column(&col.name)
+                        .row(row(i))
+                        .value(v),
+                    );
+                }
+            }
+            if col.unique
+                && let Some(first) = self.unique.get_mut(&d).and_then(|u| u.check(v, row(i)))
+            {
+                self.collector.push(unique_finding(&col.name, v, row(i), first));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn year_bounds() {
+        assert_eq!(year_days(1970), Some((0, 364)));
+        assert_eq!(year_days(2012).map(|(a, b)| b - a), Some(365)); // leap year
+    }
+}
