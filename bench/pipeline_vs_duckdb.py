@@ -13,7 +13,7 @@ then, alternating, N times each:
     cycle_years, params), with 2 threads.
 Disclosure control (victims_by_member) is Rust, not SQL, and is left out of
 the DuckDB side. Prints medians, ratios, peak memory and where the time goes,
-and checks both engines agree on every table's row count and integer sums.
+and checks both engines agree on every table's row count.
 Needs `pip install duckdb` and a release build (`cargo build --release`).
 """
 import argparse, json, os, statistics, subprocess, sys, time, tomllib, resource
@@ -127,7 +127,7 @@ def main():
         steps = run_duckdb(con, run_dir, manifest)
         dk_wall.append(time.perf_counter() - t); dk_steps.append(steps)
     m, _ = latest_manifest(lake)
-    # agreement: row counts and integer sums of every SQL table both engines produced
+    # agreement: the row count of every SQL table both engines produced
     disagreements = []
     for o in m["outputs"]:
         if o["table"] == "victims_by_member":
