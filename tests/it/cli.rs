@@ -151,7 +151,7 @@ fn run_writes_tables_and_replay_is_byte_identical() {
     let manifest: serde_json::Value =
         serde_json::from_slice(&std::fs::read(out.join("manifest.json")).unwrap()).unwrap();
     let run_id = manifest["run_id"].as_str().unwrap().to_string();
-    assert_eq!(manifest["inputs"].as_array().unwrap().len(), 21);
+    assert_eq!(manifest["inputs"].as_array().unwrap().len(), 23);
     assert!(out.join("tables/maritime_regional.csv").exists() && out.join("tables/completeness.parquet").exists());
     assert!(!out.join("tables/victims_counts.csv").exists(), "internal tables are never written");
     // the drafts, from the run folder and from the lake

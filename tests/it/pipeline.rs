@@ -3,7 +3,8 @@
 //! (`tests/golden/expected/*.csv`), covering zero-row returns, a first year
 //! with no earlier year, zero denominators, ties in the capacity ranking and
 //! in top_provider, members that never reported, a resubmission, a rejected
-//! file and a late return. Plus invariance, reproducibility and disclosure.
+//! file, a late return, and five years of one member's capacity needs with
+//! an outlier year (W_OUTLIER). Plus invariance, reproducibility and disclosure.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -154,10 +155,10 @@ fn golden_tables_match_the_hand_computed_ones() {
             assert_eq!(csv(&outcome, &table), expected, "table {table} differs from tests/golden/expected/{table}.csv");
             checked += 1;
         }
-        assert_eq!(checked, 10);
-        // completeness: 3 years × 45 members × 5 datasets, snapshotted and spot-checked
+        assert_eq!(checked, 11);
+        // completeness: 5 years (2008–2012) × 45 members × 5 datasets, snapshotted and spot-checked
         let c = csv(&outcome, "completeness");
-        assert_eq!(c.lines().count(), 1 + 3 * 45 * 5);
+        assert_eq!(c.lines().count(), 1 + 5 * 45 * 5);
         assert!(c.contains("2012,NZL,maritime_movements,rejected,,,\n"), "rejected only");
         assert!(
             c.contains("2012,AUS,legal_framework,accepted,2,2013-02-01T09:00:00.000Z,true\n"),
@@ -181,9 +182,11 @@ fn golden_tables_match_the_hand_computed_ones() {
         }
         assert_eq!(
             outcome.manifest.inputs.len(),
-            21,
-            "22 accepted files, two of them versions of one slot: 21 current versions"
+            23,
+            "24 accepted files, two of them versions of one slot: 23 current versions"
         );
+        // five years of AUS capacity needs: 12 rows in 2008 against 1, 1, 0 and 3 is an outlier
+        assert!(c.contains("2008,AUS,capacity_needs,accepted,1,"), "{c}");
     });
 }
 

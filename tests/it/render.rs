@@ -78,6 +78,16 @@ fn drafts_of_the_golden_run() {
     );
     assert!(statement.contains("9 persons were reported dead or missing at sea"), "{statement}");
     assert!(statement.contains("1 of the 3 reporting members had fully criminalised people smuggling"), "{statement}");
+    // the members' own words: one request per line in Markdown (8 in the golden cycle)
+    let briefing_md = String::from_utf8(files[2].1.clone()).unwrap();
+    let words: Vec<&str> = briefing_md
+        .lines()
+        .skip_while(|l| !l.starts_with("What members asked for"))
+        .skip(2)
+        .take_while(|l| l.starts_with("- "))
+        .collect();
+    assert_eq!(words.len(), 8, "one request per line: {words:?}");
+    assert!(words.contains(&"- AUS, data and statistics (priority 2): *no description*"), "{words:?}");
     // HTML: self-contained, every figure with its source
     let html = String::from_utf8(files[3].1.clone()).unwrap();
     for forbidden in ["<script src", "<link ", "http://", "https://", "@import", "url("] {

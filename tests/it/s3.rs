@@ -163,7 +163,7 @@ pub fn golden_lake_on(server: &dyn LakeServer, url: &str, dir: &std::path::Path)
     }
     let o = moto.fedreport(&["intake", "--lake", url]);
     assert!(o.status.success(), "{}", text(&o));
-    assert!(text(&o).contains("22 new versions") && text(&o).contains("1 rejected"), "{}", text(&o));
+    assert!(text(&o).contains("24 new versions") && text(&o).contains("1 rejected"), "{}", text(&o));
 }
 
 #[test]
