@@ -189,65 +189,27 @@ pub(crate) fn convert(col: &Column, plan: &Plan, arr: &ArrayRef) -> (ArrayRef, V
             }
             out
         }
-        Plan::Date64 => {
-            let raw = cast(arr, &DataType::Int64).expect("date64 to int64");
-            let raw = raw.as_primitive::<Int64Type>();
-            let mut b = Date32Builder::with_capacity(arr.len());
-            for i in 0..raw.len() {
-                if raw.is_null(i) {
-                    b.append_null();
-                    continue;
-                }
-                let ms = raw.value(i);
-                if ms.rem_euclid(86_400_000) != 0 {
-                    let v = display(arr.as_ref(), i);
-                    bad.push(BadValue {
-                        row: i,
-                        message: format!("{} value {v} has a time part; dates must be whole days", col.name),
-                        value: v,
-                    });
-                    b.append_null();
-                } else {
-                    b.append_value((ms.div_euclid(86_400_000)) as i32);
-                }
-            }
-            Arc::new(b.finish())
-        }
+        Plan::Date64 => whole_days(
+            arr,
+            |ms| (ms.rem_euclid(86_400_000) == 0).then(|| ms.div_euclid(86_400_000)),
+            &mut bad,
+            |v| format!("{} value {v} has a time part; dates must be whole days", col.name),
+        ),
         Plan::Timestamp { per_day, per_sec, zone } => {
-            let raw = cast(arr, &DataType::Int64).expect("timestamp to int64");
-            let raw = raw.as_primitive::<Int64Type>();
-            let mut b = Date32Builder::with_capacity(arr.len());
-            for i in 0..raw.len() {
-                if raw.is_null(i) {
-                    b.append_null();
-                    continue;
-                }
-                let v = raw.value(i);
-                let day = match zone {
-                    None => (v.rem_euclid(*per_day) == 0).then(|| v.div_euclid(*per_day)),
-                    Some(z) => local_midnight_day(v, *per_sec, *z),
-                };
-                match day.and_then(|d| i32::try_from(d).ok()) {
-                    Some(d) => b.append_value(d),
-                    None => {
-                        let v = display(arr.as_ref(), i);
-                        bad.push(BadValue {
-                            row: i,
-                            message: format!(
-                                "{} value {v} has a time part{}; dates must be at midnight (write a date column)",
-                                col.name,
-                                match arr.data_type() {
-                                    DataType::Timestamp(_, Some(tz)) => format!(" in time zone {tz}"),
-                                    _ => String::new(),
-                                }
-                            ),
-                            value: v,
-                        });
-                        b.append_null();
-                    }
-                }
-            }
-            Arc::new(b.finish())
+            let zone_words = match arr.data_type() {
+                DataType::Timestamp(_, Some(tz)) => format!(" in time zone {tz}"),
+                _ => String::new(),
+            };
+            let to_day = |v: i64| match zone {
+                None => (v.rem_euclid(*per_day) == 0).then(|| v.div_euclid(*per_day)),
+                Some(z) => local_midnight_day(v, *per_sec, *z),
+            };
+            whole_days(arr, to_day, &mut bad, |v| {
+                format!(
+                    "{} value {v} has a time part{zone_words}; dates must be at midnight (write a date column)",
+                    col.name
+                )
+            })
         }
         Plan::Text => {
             let text = cast(arr, &DataType::Utf8).expect("text column");
@@ -256,6 +218,35 @@ pub(crate) fn convert(col: &Column, plan: &Plan, arr: &ArrayRef) -> (ArrayRef, V
         }
     };
     (out, bad)
+}
+
+/// Dates from an integer time column (date64, timestamps): `to_day` gives a
+/// value's day since 1970, or `None` when it has a time part, which becomes a
+/// bad value with `message(value)`.
+fn whole_days(
+    arr: &ArrayRef,
+    to_day: impl Fn(i64) -> Option<i64>,
+    bad: &mut Vec<BadValue>,
+    message: impl Fn(&str) -> String,
+) -> ArrayRef {
+    let raw = cast(arr, &DataType::Int64).expect("a time column casts to int64");
+    let raw = raw.as_primitive::<Int64Type>();
+    let mut b = Date32Builder::with_capacity(arr.len());
+    for i in 0..raw.len() {
+        if raw.is_null(i) {
+            b.append_null();
+            continue;
+        }
+        match to_day(raw.value(i)).and_then(|d| i32::try_from(d).ok()) {
+            Some(d) => b.append_value(d),
+            None => {
+                let v = display(arr.as_ref(), i);
+                bad.push(BadValue { row: i, message: message(&v), value: v });
+                b.append_null();
+            }
+        }
+    }
+    Arc::new(b.finish())
 }
 
 fn local_midnight_day(v: i64, per_sec: i64, zone: Zone) -> Option<i64> {

@@ -389,18 +389,11 @@ pub async fn slot_versions(
 ) -> Result<Vec<VersionInfo>> {
     let mut out = Vec::new();
     for m in lake.list(&layout::slot(dataset, year, member)).await? {
-        let key = lake.rel(&m.location);
-        let Some(version) = key.rsplit('/').next().and_then(layout::parse_version) else { continue };
-        let metadata = if footers { footer(lake, &m.location, m.size).await? } else { BTreeMap::new() };
-        out.push(VersionInfo {
-            dataset: dataset.to_string(),
-            year,
-            member: member.to_string(),
-            version,
-            key,
-            size: m.size,
-            metadata,
-        });
+        let Some(mut v) = VersionInfo::from_key(&lake.rel(&m.location), m.size) else { continue };
+        if footers {
+            v.metadata = footer(lake, &m.location, m.size).await?;
+        }
+        out.push(v);
     }
     out.sort_by_key(|v| v.version);
     Ok(out)

@@ -231,6 +231,24 @@ pub struct VersionInfo {
     pub metadata: BTreeMap<String, String>,
 }
 
+impl VersionInfo {
+    /// The version a key of `accepted/` names (`accepted/{dataset}/{year}/{MEMBER}/v{n}.parquet`),
+    /// without footer metadata; `None` for any other key.
+    pub fn from_key(key: &str, size: u64) -> Option<VersionInfo> {
+        let rest = key.strip_prefix(ACCEPTED)?;
+        let [dataset, year, member, file] = rest.split('/').collect::<Vec<_>>()[..] else { return None };
+        Some(VersionInfo {
+            dataset: dataset.to_string(),
+            year: year.parse().ok()?,
+            member: member.to_string(),
+            version: parse_version(file)?,
+            key: key.to_string(),
+            size,
+            metadata: BTreeMap::new(),
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -246,6 +264,9 @@ mod tests {
         assert!(dropped.id.starts_with("d-") && dropped.dataset.is_none());
         assert_eq!(parse_version("v000012.parquet"), Some(12));
         assert_eq!(version_key("x", 2012, "AUS", 3), "accepted/x/2012/AUS/v000003.parquet");
+        let v = VersionInfo::from_key(&version_key("x", 2012, "AUS", 3), 10).unwrap();
+        assert_eq!((v.dataset.as_str(), v.year, v.member.as_str(), v.version), ("x", 2012, "AUS", 3));
+        assert!(VersionInfo::from_key(&claim_key("x", 2012, "AUS", 3), 10).is_none());
         assert_eq!(run_table("r-1", "t", "csv"), "runs/r-1/tables/t.csv");
         assert_eq!(parse_run_manifest(&run_manifest("r-1")), Some("r-1"));
         assert_eq!(parse_run_manifest("runs/r-1/tables/manifest.json"), None);

@@ -15,27 +15,13 @@ use crate::receipt::{self, Status};
 pub async fn current_versions(lake: &Lake, up_to: Option<i32>) -> Result<Vec<VersionInfo>> {
     let mut current: BTreeMap<(String, i32, String), VersionInfo> = BTreeMap::new();
     for m in lake.list(layout::ACCEPTED).await? {
-        let key = lake.rel(&m.location);
-        let parts: Vec<&str> = key.split('/').collect();
-        let [_, dataset, year, member, file] = parts.as_slice() else { continue };
-        let (Ok(year), Some(version)) = (year.parse::<i32>(), layout::parse_version(file)) else { continue };
-        if up_to.is_some_and(|y| year > y) {
+        let Some(v) = VersionInfo::from_key(&lake.rel(&m.location), m.size) else { continue };
+        if up_to.is_some_and(|y| v.year > y) {
             continue;
         }
-        let slot = (dataset.to_string(), year, member.to_string());
-        if current.get(&slot).is_none_or(|v| v.version < version) {
-            current.insert(
-                slot,
-                VersionInfo {
-                    dataset: dataset.to_string(),
-                    year,
-                    member: member.to_string(),
-                    version,
-                    key,
-                    size: m.size,
-                    metadata: BTreeMap::new(),
-                },
-            );
+        let slot = (v.dataset.clone(), v.year, v.member.clone());
+        if current.get(&slot).is_none_or(|c| c.version < v.version) {
+            current.insert(slot, v);
         }
     }
     Ok(current.into_values().collect())

@@ -13,6 +13,7 @@ use super::validation::{Present, Validation};
 use crate::convert;
 use crate::finding::{Finding, RuleCode, did_you_mean, truncate};
 use crate::read::Format;
+use crate::registry::Registry;
 use crate::schema::{CodeList, ColType, Column, DateRule, Identity};
 
 /// Columns pandas writes for a stored index.
@@ -228,67 +229,9 @@ impl Validation<'_> {
                 continue;
             }
             let v = a.value(i);
-            if let Some(values) = &col.values
-                && !values.iter().any(|x| x == v)
-            {
-                let hint = did_you_mean(v, values.iter().map(String::as_str))
-                    .map(|m| format!("; did you mean '{m}'?"))
-                    .unwrap_or_default();
-                self.collector.push(
-                    Finding::new(
-                        RuleCode::Codelist,
-                        format!(
-                            "{} '{}' is not allowed; use one of: {}{hint}",
-                            col.name,
-                            truncate(v, 40),
-                            values.join(", ")
-                        ),
-                    )
-                    .column(&col.name)
-                    .row(row(i))
-                    .value(v),
-                );
-            }
-            match col.codelist {
-                Some(CodeList::Iso3) if !reg.is_iso3(v) => {
-                    let upper = v.to_uppercase();
-                    let hint = if reg.is_iso3(&upper) {
-                        format!("; codes are upper case: '{upper}'")
-                    } else {
-                        did_you_mean(v, reg.iso3_codes()).map(|m| format!("; did you mean '{m}'?")).unwrap_or_default()
-                    };
-                    self.collector.push(
-                        Finding::new(
-                            RuleCode::Codelist,
-                            format!(
-                                "{} '{}' is not an ISO 3166-1 alpha-3 country code (or UNK for unknown){hint}",
-                                col.name,
-                                truncate(v, 40)
-                            ),
-                        )
-                        .column(&col.name)
-                        .row(row(i))
-                        .value(v),
-                    );
-                }
-                Some(CodeList::Member) if !identity && !reg.is_reporting_member(v) => {
-                    let codes: Vec<&str> = reg.reporting_members().map(|m| m.code.as_str()).collect();
-                    let hint = did_you_mean(v, codes).map(|m| format!("; did you mean '{m}'?")).unwrap_or_default();
-                    self.collector.push(
-                        Finding::new(
-                            RuleCode::Codelist,
-                            format!(
-                                "{} '{}' is not a state or territory of the registry{hint}",
-                                col.name,
-                                truncate(v, 40)
-                            ),
-                        )
-                        .column(&col.name)
-                        .row(row(i))
-                        .value(v),
-                    );
-                }
-                _ => {}
+            if let Some(why) = code_problem(col, v, reg, identity) {
+                let message = format!("{} '{}' {why}", col.name, truncate(v, 40));
+                self.collector.push(Finding::new(RuleCode::Codelist, message).column(&col.name).row(row(i)).value(v));
             }
             if col.min_length.is_some() || col.max_length.is_some() {
                 let len = if v.is_ascii() { v.len() } else { v.chars().count() };
@@ -317,6 +260,35 @@ impl Validation<'_> {
                 self.collector.push(unique_finding(&col.name, v, row(i), first));
             }
         }
+    }
+}
+
+/// Why a value is not in its column's code list (the value list, the ISO
+/// 3166 codes or the registry's states and territories), with a hint; `None`
+/// when it is. The identity column's member is checked by `identity.rs`.
+fn code_problem(col: &Column, v: &str, reg: &Registry, identity: bool) -> Option<String> {
+    let hint = |m: Option<&str>| m.map(|m| format!("; did you mean '{m}'?")).unwrap_or_default();
+    if let Some(values) = &col.values
+        && !values.iter().any(|x| x == v)
+    {
+        let near = hint(did_you_mean(v, values.iter().map(String::as_str)));
+        return Some(format!("is not allowed; use one of: {}{near}", values.join(", ")));
+    }
+    match col.codelist {
+        Some(CodeList::Iso3) if !reg.is_iso3(v) => {
+            let upper = v.to_uppercase();
+            let near = if reg.is_iso3(&upper) {
+                format!("; codes are upper case: '{upper}'")
+            } else {
+                hint(did_you_mean(v, reg.iso3_codes()))
+            };
+            Some(format!("is not an ISO 3166-1 alpha-3 country code (or UNK for unknown){near}"))
+        }
+        Some(CodeList::Member) if !identity && !reg.is_reporting_member(v) => {
+            let near = hint(did_you_mean(v, reg.reporting_members().map(|m| m.code.as_str())));
+            Some(format!("is not a state or territory of the registry{near}"))
+        }
+        _ => None,
     }
 }
 
