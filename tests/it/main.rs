@@ -7,7 +7,9 @@
 mod azure;
 #[cfg(feature = "ballista")]
 mod ballista;
+mod browser;
 mod cli;
+mod drafts;
 mod faults;
 mod forum;
 mod fuzz;

@@ -19,11 +19,11 @@ fn render(run: &RunData, meeting: &Meeting) -> fedreport_render::Result<Vec<(Str
 
 /// A renderer with edited templates.
 fn renderer_with(templates: Vec<(String, String)>) -> fedreport_render::Result<Renderer> {
-    Renderer::new(templates, bali().documents.clone(), bali().contract.registry().clone())
+    Renderer::new(templates, bali().documents.clone(), bali().contract.clone())
 }
 
 /// The golden run as the renderer reads it from a run folder.
-fn golden_run(dir: &std::path::Path) -> RunData {
+pub fn golden_run(dir: &std::path::Path) -> RunData {
     let outcome = block_on(async {
         let lake = crate::pipeline::build_lake(&dir.join("lake"), crate::pipeline::golden_as_submitted()).await;
         crate::pipeline::run(&lake, 2).await
@@ -61,7 +61,14 @@ fn drafts_of_the_golden_run() {
     let files = render(&run, &meeting()).unwrap();
     assert_eq!(
         files.iter().map(|f| f.0.as_str()).collect::<Vec<_>>(),
-        ["cochairs-statement.md", "cochairs-statement.html", "ministerial-briefing.md", "ministerial-briefing.html"]
+        [
+            "cochairs-statement.md",
+            "cochairs-statement.html",
+            "ministerial-briefing.md",
+            "ministerial-briefing.html",
+            "statistical-annex.md",
+            "statistical-annex.html"
+        ]
     );
     for (name, bytes) in &files {
         let text = String::from_utf8(bytes.clone()).unwrap();
@@ -78,16 +85,19 @@ fn drafts_of_the_golden_run() {
     );
     assert!(statement.contains("9 persons were reported dead or missing at sea"), "{statement}");
     assert!(statement.contains("1 of the 3 reporting members had fully criminalised people smuggling"), "{statement}");
-    // the members' own words: one request per line in Markdown (8 in the golden cycle)
-    let briefing_md = String::from_utf8(files[2].1.clone()).unwrap();
-    let words: Vec<&str> = briefing_md
+    // the members' own words, in the annex by area: one request per line in Markdown (8 in the golden cycle)
+    let annex_md = String::from_utf8(files[4].1.clone()).unwrap();
+    let words: Vec<&str> = annex_md
         .lines()
-        .skip_while(|l| !l.starts_with("What members asked for"))
-        .skip(2)
-        .take_while(|l| l.starts_with("- "))
+        .skip_while(|l| !l.starts_with("## 3. Capacity needs"))
+        .take_while(|l| !l.starts_with("## 4."))
+        .filter(|l| l.starts_with("- "))
         .collect();
     assert_eq!(words.len(), 8, "one request per line: {words:?}");
-    assert!(words.contains(&"- AUS, data and statistics (priority 2): *no description*"), "{words:?}");
+    assert!(
+        words.contains(&"- **AUS**, equipment, priority 2, preferred provider UNODC: *no description*"),
+        "{words:?}"
+    );
     // HTML: self-contained, every figure with its source
     let html = String::from_utf8(files[3].1.clone()).unwrap();
     for forbidden in ["<script src", "<link ", "http://", "https://", "@import", "url("] {
@@ -109,14 +119,46 @@ fn member_text_is_never_live_markup() {
     let dir = tempfile::tempdir().unwrap();
     let run = golden_run(dir.path());
     let files = render(&run, &meeting()).unwrap();
-    let md = String::from_utf8(files[2].1.clone()).unwrap();
-    let html = String::from_utf8(files[3].1.clone()).unwrap();
-    // the golden IDN need: <script>alert('x')</script> **bold** [link](http://example.invalid)
+    let md = String::from_utf8(files[4].1.clone()).unwrap();
+    let html = String::from_utf8(files[5].1.clone()).unwrap();
+    // the golden IDN need, in the annex: <script>alert('x')</script> **bold** [link](http://example.invalid)
     assert!(html.contains("&lt;script&gt;alert("), "escaped in HTML");
     assert!(!html.contains("<script>alert"), "never live in HTML");
     assert!(md.contains("&lt;script&gt;alert"), "{md}");
     assert!(!md.contains("<script>") && !md.contains("**bold**") && !md.contains("[link](http"), "inert in Markdown");
     assert!(md.contains("\\*\\*bold\\*\\*"));
+}
+
+/// Text from the meeting file is inert too, in every Markdown and HTML draft:
+/// no live HTML, no emphasis, links or images, no heading or list started
+/// by a line break the secretariat typed.
+#[test]
+fn meeting_text_is_never_live_markup() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = golden_run(dir.path());
+    let hostile = "<img src=x onerror=alert(1)> **bold** [link](javascript:alert(1)) ![i](http://example.invalid/i.png)\n# Fake heading\n- fake item | cell";
+    let text = std::fs::read_to_string(repo().join("meetings/som5-bali-2013.toml")).unwrap();
+    let text = text.replacen(
+        "title = \"the Regional Support Office\"",
+        &format!("title = {}", toml::Value::String(hostile.to_string())),
+        1,
+    );
+    let text = text.replacen("venue = \"Bali\"", "venue = \"Bali <b>&amp;</b> *Lombok*\"", 1);
+    let meeting = Meeting::parse("hostile.toml", &text, bali().contract.registry()).unwrap();
+    for (name, bytes) in render(&run, &meeting).unwrap() {
+        let out = String::from_utf8(bytes).unwrap();
+        assert!(!out.contains("<img src=x") && !out.contains("<b>&amp;</b>"), "{name}: live HTML");
+        if name.ends_with(".md") {
+            for live in ["**bold**", "[link](", "![i](", "*Lombok*", "\n# Fake heading", "\n- fake item"] {
+                assert!(!out.contains(live), "{name}: {live:?} is live Markdown");
+            }
+        } else {
+            assert!(out.contains("&lt;img src=x") || !out.contains("img src=x"), "{name}: escaped");
+        }
+    }
+    let statement = String::from_utf8(render(&run, &meeting).unwrap()[0].1.clone()).unwrap();
+    assert!(statement.contains("\\*\\*bold\\*\\* \\[link\\](javascript:alert(1))"), "{statement}");
+    assert!(statement.contains("Bali &lt;b&gt;&amp;amp;&lt;/b&gt; \\*Lombok\\*"), "{statement}");
 }
 
 #[test]

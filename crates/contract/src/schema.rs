@@ -86,6 +86,9 @@ pub struct Column {
     pub description: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub values: Option<Vec<String>>,
+    /// Words for some of the values, for drafts (`sexual` → "sexual exploitation").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub labels: Option<BTreeMap<String, String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub codelist: Option<CodeList>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -197,6 +200,11 @@ impl DatasetSchema {
                 && c.ty != ColType::String
             {
                 return Err(err(format!("column '{}': value lists and lengths apply to string columns only", c.name)));
+            }
+            if let (Some(labels), values) = (&c.labels, &c.values)
+                && let Some(v) = labels.keys().find(|v| !values.iter().flatten().any(|x| x == *v))
+            {
+                return Err(err(format!("column '{}': labels name '{v}', which is not one of its values", c.name)));
             }
             if (c.min.is_some() || c.max.is_some()) && !matches!(c.ty, ColType::Int32 | ColType::Int8) {
                 return Err(err(format!("column '{}': min/max apply to integer columns only", c.name)));

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 pub use fedreport_store::Param;
+use fedreport_store::manifest::{AnnexYears, TableMeta};
 
 use crate::error::{EngineError, Result, sql_error};
 
@@ -41,6 +42,14 @@ struct StepDecl {
     publish: bool,
     sql: Option<String>,
     disclosure: Option<Disclosure>,
+    title: Option<String>,
+    #[serde(default)]
+    columns: BTreeMap<String, String>,
+    #[serde(default)]
+    annex: AnnexYears,
+    dataset: Option<String>,
+    #[serde(default)]
+    fractions: Vec<String>,
 }
 
 fn yes() -> bool {
@@ -74,6 +83,8 @@ pub struct Step {
     pub kind: StepKind,
     /// Earlier steps this one reads.
     pub depends_on: Vec<String>,
+    /// How readers see its table (title, headings, annex years).
+    pub meta: TableMeta,
 }
 
 fn param_from_toml(v: &toml::Value) -> Option<Param> {
@@ -184,7 +195,14 @@ impl Pipeline {
                     format!("step {}: key must name the key columns the output is sorted by", s.name),
                 ));
             }
-            steps.push(Step { name: s.name, key: s.key, publish: s.publish, kind, depends_on: deps });
+            let meta = TableMeta {
+                title: s.title,
+                columns: s.columns,
+                annex: s.annex,
+                dataset: s.dataset,
+                fractions: s.fractions,
+            };
+            steps.push(Step { name: s.name, key: s.key, publish: s.publish, kind, depends_on: deps, meta });
         }
         let steps = order(steps).map_err(|m| err("pipeline.toml", m))?;
         Ok(Pipeline {
@@ -295,7 +313,7 @@ mod tests {
         assert!(pos("maritime_by_member") < pos("maritime_regional"));
         assert!(pos("victims_counts") < pos("victims_by_member"));
         assert!(pos("member_series") < pos("quality_flags"));
-        assert!(pos("enforcement_by_member") < pos("member_series"));
+        assert!(pos("maritime_by_member") < pos("member_series"));
         assert_eq!(p.cycle_year(), 2012);
     }
 

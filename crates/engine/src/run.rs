@@ -287,12 +287,14 @@ impl Execution<'_> {
                 let csv = output::csv(&batch)?;
                 let pq_ref = put(lake, &layout::run_table(&run_id, &step.name, "parquet"), pq).await?;
                 let csv_ref = put(lake, &layout::run_table(&run_id, &step.name, "csv"), csv).await?;
+                check_meta(&batch, step)?;
                 outputs.push(Output {
                     table: step.name.clone(),
                     rows: batch.num_rows() as u64,
                     key: step.key.clone(),
                     parquet: pq_ref,
                     csv: csv_ref,
+                    meta: step.meta.clone(),
                 });
                 tables.insert(step.name.clone(), batch);
             }
@@ -327,6 +329,23 @@ async fn put(lake: &Lake, key: &str, bytes: Vec<u8>) -> Result<FileRef> {
     let r = FileRef { key: key.to_string(), sha256: sha256_hex(&bytes), bytes: bytes.len() as u64 };
     lake.put(key, Bytes::from(bytes)).await?;
     Ok(r)
+}
+
+/// The headings and fractions a step declares must name columns of its table.
+fn check_meta(batch: &RecordBatch, step: &crate::pipeline::Step) -> Result<()> {
+    let schema = batch.schema();
+    let named = step.meta.columns.keys().chain(&step.meta.fractions);
+    if let Some(c) = named.into_iter().find(|c| schema.index_of(c).is_err()) {
+        return Err(EngineError::Pipeline {
+            file: "pipeline.toml".into(),
+            message: format!(
+                "step {}: [steps.columns] or fractions name '{c}', which is not a column of its table ({})",
+                step.name,
+                schema.fields().iter().map(|f| f.name().as_str()).collect::<Vec<_>>().join(", ")
+            ),
+        });
+    }
+    Ok(())
 }
 
 fn check_unique_key(batch: &RecordBatch, key: &[String], step: &str, warnings: &mut Vec<String>) {

@@ -201,7 +201,7 @@ impl Forum {
 
     /// The renderer of the forum's documents.
     pub fn renderer(&self) -> Result<Renderer> {
-        Ok(Renderer::new(self.templates.clone(), self.documents.clone(), self.contract.registry().clone())?)
+        Ok(Renderer::new(self.templates.clone(), self.documents.clone(), self.contract.clone())?)
     }
 
     /// The renderer with the templates of another folder (`--templates DIR`).
@@ -211,7 +211,7 @@ impl Forum {
             Some(dir) => Ok(Renderer::new(
                 fedreport_render::templates_from_dir(dir)?,
                 self.documents.clone(),
-                self.contract.registry().clone(),
+                self.contract.clone(),
             )?),
         }
     }

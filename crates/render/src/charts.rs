@@ -1,214 +1,296 @@
-//! SVG charts drawn with plotters: persons moving by sea and lives lost over
-//! the years, victims by form of exploitation, capacity needs ranked, and the
-//! cooperation network between members. Each chart carries its source (table,
-//! key, run) for the caption and the hover title.
+//! The briefing's charts, as plain SVG: horizontal bars with each category's
+//! label and value written beside its own bar, drawn in one pass over the
+//! same rows, so a label can never drift from its bar. Dark bars on white
+//! read the same in greyscale; every value is also written as text. Each
+//! chart carries its title, its source (table, key, run), a sentence of alt
+//! text and its categories, which the HTML exposes for checking.
 
 use std::collections::BTreeMap;
 
-use plotters::prelude::*;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::error::{RenderError, Result};
+use crate::error::Result;
 use crate::facts::Facts;
+use crate::filters::thousands;
 use crate::run::RunData;
+use crate::words::Words;
+
+/// One bar: its category, its value and the text written beside it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Bar {
+    pub label: String,
+    pub value: i64,
+    pub text: String,
+}
 
 /// One chart.
 #[derive(Debug, Clone, Serialize)]
 pub struct Chart {
+    /// Short name (`sea`, `victims`, `capacity`, `partners`).
+    pub id: String,
     pub title: String,
     /// `table (key) — run id`
     pub source: String,
+    /// One sentence saying what the chart shows, for screen readers and Word.
+    pub alt: String,
+    pub bars: Vec<Bar>,
+    /// The categories in order, as JSON (for the page's `data-categories`).
+    pub categories_json: String,
     /// The SVG element.
     pub svg: String,
     /// False when there was no data to draw (the template says so instead).
     pub drawn: bool,
 }
 
-const W: u32 = 640;
-const H: u32 = 300;
-const BLUE: RGBColor = RGBColor(31, 78, 121);
-const RED: RGBColor = RGBColor(176, 58, 46);
+const FONT: f64 = 12.0;
+/// Average advance of a DejaVu Sans character at 12 px, generously rounded.
+const CHAR_W: f64 = 7.0;
+const ROW: f64 = 24.0;
+const BAR: f64 = 15.0;
+const BAR_AREA: f64 = 330.0;
+const INK: &str = "#1b2631";
+const BAR_FILL: &str = "#1f4e79";
 
-fn err<E: std::fmt::Display>(e: E) -> RenderError {
-    RenderError::Chart(e.to_string())
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
+
+impl Chart {
+    fn new(id: &str, title: String, source: String, alt: String, bars: Vec<Bar>) -> Chart {
+        let categories: Vec<&str> = bars.iter().map(|b| b.label.as_str()).collect();
+        let categories_json = serde_json::to_string(&categories).unwrap_or_else(|_| "[]".into());
+        let drawn = !bars.is_empty();
+        let svg = if drawn { svg(id, &title, &alt, &bars) } else { String::new() };
+        Chart { id: id.to_string(), title, source, alt, bars, categories_json, svg, drawn }
+    }
+}
+
+/// A horizontal bar chart: label, bar, value text, one row per bar.
+fn svg(id: &str, title: &str, alt: &str, bars: &[Bar]) -> String {
+    let longest = |f: &dyn Fn(&Bar) -> usize| bars.iter().map(f).max().unwrap_or(0) as f64;
+    let label_w = (longest(&|b| b.label.chars().count()) * CHAR_W).max(40.0) + 10.0;
+    let text_w = longest(&|b| b.text.chars().count()) * CHAR_W + 10.0;
+    let width = (label_w + BAR_AREA + text_w).ceil();
+    let height = (bars.len() as f64 * ROW + 8.0).ceil();
+    let max = bars.iter().map(|b| b.value).max().unwrap_or(0).max(1) as f64;
+    let mut out = format!(
+        r#"<svg xmlns="http://www.w3.org/2000/svg" class="chart" role="img" aria-labelledby="{id}-title {id}-desc" viewBox="0 0 {width} {height}" width="{width}" height="{height}" font-family="DejaVu Sans, Helvetica, Arial, sans-serif" font-size="{FONT}">"#
+    );
+    out.push_str(&format!(
+        r#"<title id="{id}-title">{}</title><desc id="{id}-desc">{}</desc>"#,
+        escape(title),
+        escape(alt)
+    ));
+    out.push_str(&format!(
+        r#"<line x1="{label_w}" y1="2" x2="{label_w}" y2="{}" stroke="{INK}" stroke-width="1"/>"#,
+        height - 2.0
+    ));
+    for (i, b) in bars.iter().enumerate() {
+        let y = 4.0 + i as f64 * ROW;
+        let mid = y + ROW / 2.0;
+        let w = (b.value.max(0) as f64 / max * BAR_AREA).round();
+        out.push_str(&format!(
+            r#"<text class="category" x="{}" y="{mid}" text-anchor="end" dominant-baseline="central" fill="{INK}">{}</text>"#,
+            label_w - 6.0,
+            escape(&b.label)
+        ));
+        out.push_str(&format!(
+            r#"<rect x="{label_w}" y="{}" width="{w}" height="{BAR}" fill="{BAR_FILL}"/>"#,
+            mid - BAR / 2.0
+        ));
+        out.push_str(&format!(
+            r#"<text class="value" x="{}" y="{mid}" dominant-baseline="central" fill="{INK}">{}</text>"#,
+            label_w + w + 5.0,
+            escape(&b.text)
+        ));
+    }
+    out.push_str("</svg>");
+    out
 }
 
 /// Draw every chart of a run.
-pub fn all(run: &RunData, facts: &Facts) -> Result<BTreeMap<String, Chart>> {
+pub fn all(run: &RunData, facts: &Facts, words: &Words) -> Result<BTreeMap<String, Chart>> {
     let id = run.view().id;
     let y = facts.year;
     let mut out = BTreeMap::new();
-    out.insert("sea".to_string(), sea(run, &id)?);
-    out.insert("victims".to_string(), victims(run, &id, y)?);
-    out.insert("capacity".to_string(), capacity(run, &id, y)?);
-    out.insert("network".to_string(), network(run, &id, y)?);
+    for c in [sea(run, &id, y), victims(run, &id, y, words), capacity(run, &id, y, words), partners(run, &id, y, words)]
+    {
+        out.insert(c.id.clone(), c);
+    }
     Ok(out)
 }
 
-fn empty(title: String, source: String) -> Chart {
-    Chart { title, source, svg: String::new(), drawn: false }
-}
-
-fn sea(run: &RunData, id: &str) -> Result<Chart> {
+fn sea(run: &RunData, id: &str, y: i64) -> Chart {
     let t = run.table("maritime_regional");
-    let points: Vec<(i64, i64, i64)> = t
+    let bars: Vec<Bar> = t
         .rows
         .iter()
-        .filter_map(|r| Some((t.int(r, "reference_year")?, t.int(r, "persons")?, t.int(r, "dead_or_missing")?)))
+        .filter_map(|r| {
+            let year = t.int(r, "reference_year")?;
+            let persons = t.int(r, "persons")?;
+            let dead = t.int(r, "dead_or_missing")?;
+            (year <= y).then(|| Bar {
+                label: year.to_string(),
+                value: persons,
+                text: format!("{} · {} dead or missing", thousands(persons), thousands(dead)),
+            })
+        })
         .collect();
-    let title = "Persons moving irregularly by sea, and dead or missing, by year".to_string();
-    let source = format!("maritime_regional (reference_year: persons, dead_or_missing) — run {id}");
-    if points.is_empty() {
-        return Ok(empty(title, source));
-    }
-    let (y0, y1) = (points[0].0, points[points.len() - 1].0);
-    let mut svg = String::new();
-    {
-        let root = SVGBackend::with_string(&mut svg, (W, H)).into_drawing_area();
-        root.fill(&WHITE).map_err(err)?;
-        let (top, bottom) = root.split_vertically(H * 3 / 5);
-        for (area, label, pick, color) in [(&top, "persons", 1usize, BLUE), (&bottom, "dead or missing", 2usize, RED)] {
-            let value = |p: &(i64, i64, i64)| if pick == 1 { p.1 } else { p.2 };
-            let max = points.iter().map(value).max().unwrap_or(0).max(1);
-            let mut chart = ChartBuilder::on(area)
-                .margin(8)
-                .x_label_area_size(22)
-                .y_label_area_size(64)
-                .build_cartesian_2d((y0 - 1)..(y1 + 1), 0..(max + max / 8 + 1))
-                .map_err(err)?;
-            chart
-                .configure_mesh()
-                .disable_x_mesh()
-                .x_labels(points.len().min(12))
-                .x_label_formatter(&|y| y.to_string())
-                .y_desc(label)
-                .y_labels(4)
-                .y_label_formatter(&|v| crate::filters::thousands(*v))
-                .draw()
-                .map_err(err)?;
-            chart
-                .draw_series(LineSeries::new(points.iter().map(|p| (p.0, value(p))), color.stroke_width(2)))
-                .map_err(err)?;
-            chart.draw_series(points.iter().map(|p| Circle::new((p.0, value(p)), 3, color.filled()))).map_err(err)?;
-        }
-        root.present().map_err(err)?;
-    }
-    Ok(Chart { title, source, svg, drawn: true })
+    let alt = match (bars.first(), bars.last()) {
+        (Some(a), Some(b)) if bars.len() > 1 => format!(
+            "Persons moving irregularly by sea each year from {} to {}: {} in {}, {} in {}.",
+            a.label,
+            b.label,
+            thousands(a.value),
+            a.label,
+            thousands(b.value),
+            b.label
+        ),
+        (Some(b), _) => format!("Persons moving irregularly by sea in {}: {}.", b.label, thousands(b.value)),
+        _ => String::new(),
+    };
+    Chart::new(
+        "sea",
+        "Persons moving irregularly by sea, by year, and how many were dead or missing".into(),
+        format!("maritime_regional (reference_year: persons, dead_or_missing) — run {id}"),
+        alt,
+        bars,
+    )
 }
 
-fn bars(items: &[(String, i64)], color: RGBColor, x_desc: &str) -> Result<String> {
-    let mut svg = String::new();
-    {
-        let h = (40 + 26 * items.len() as u32).max(120);
-        let root = SVGBackend::with_string(&mut svg, (W, h)).into_drawing_area();
-        root.fill(&WHITE).map_err(err)?;
-        let max = items.iter().map(|i| i.1).max().unwrap_or(1).max(1);
-        let n = items.len() as i32;
-        let mut chart = ChartBuilder::on(&root)
-            .margin(8)
-            .x_label_area_size(26)
-            .y_label_area_size(230)
-            .build_cartesian_2d(0..(max + max / 10 + 1), 0..n)
-            .map_err(err)?;
-        chart
-            .configure_mesh()
-            .disable_y_mesh()
-            .y_labels(items.len().max(1))
-            .y_label_formatter(&|i| items.get((n - 1 - *i).max(0) as usize).map(|x| x.0.clone()).unwrap_or_default())
-            .x_desc(x_desc)
-            .x_labels(5)
-            .x_label_formatter(&|v| crate::filters::thousands(*v))
-            .draw()
-            .map_err(err)?;
-        chart
-            .draw_series(items.iter().enumerate().map(|(k, (_, v))| {
-                let row = n - 1 - k as i32;
-                let mut bar = Rectangle::new([(0, row), (*v, row + 1)], color.filled());
-                bar.set_margin(4, 4, 0, 0);
-                bar
-            }))
-            .map_err(err)?;
-        root.present().map_err(err)?;
-    }
-    Ok(svg)
-}
-
-fn victims(run: &RunData, id: &str, y: i64) -> Result<Chart> {
+fn victims(run: &RunData, id: &str, y: i64, words: &Words) -> Chart {
     let t = run.table("victims_regional");
     let mut by: BTreeMap<String, i64> = BTreeMap::new();
     for r in t.filter("reference_year", &Value::from(y)) {
-        *by.entry(t.text(r, "exploitation").unwrap_or("unknown").replace('_', " ")).or_default() +=
-            t.int(r, "victims").unwrap_or(0);
+        if let (Some(form), Some(n)) = (t.text(r, "exploitation"), t.int(r, "victims")) {
+            *by.entry(form.to_string()).or_default() += n;
+        }
     }
     let mut items: Vec<(String, i64)> = by.into_iter().collect();
     items.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
-    let title = format!("Trafficking victims identified in {y}, by form of exploitation");
-    let source = format!("victims_regional (reference_year = {y}, summed over sex and age group) — run {id}");
-    if items.is_empty() {
-        return Ok(empty(title, source));
-    }
-    Ok(Chart { svg: bars(&items, RED, "victims")?, title, source, drawn: true })
+    let bars: Vec<Bar> = items
+        .iter()
+        .map(|(form, n)| Bar { label: words.value("exploitation", form), value: *n, text: thousands(*n) })
+        .collect();
+    let total: i64 = bars.iter().map(|b| b.value).sum();
+    let alt = bars
+        .first()
+        .map(|b| {
+            format!(
+                "{} victims of trafficking identified in {y}; the most common form was {} ({}).",
+                thousands(total),
+                b.label,
+                thousands(b.value)
+            )
+        })
+        .unwrap_or_default();
+    Chart::new(
+        "victims",
+        format!("Victims of trafficking identified in {y}, by form of exploitation"),
+        format!("victims_regional (reference_year = {y}, summed over sex and age group) — run {id}"),
+        alt,
+        bars,
+    )
 }
 
-fn capacity(run: &RunData, id: &str, y: i64) -> Result<Chart> {
+fn capacity(run: &RunData, id: &str, y: i64, words: &Words) -> Chart {
     let t = run.table("capacity_needs_ranked");
     let mut rows: Vec<_> = t.filter("reference_year", &Value::from(y)).collect();
     rows.sort_by_key(|r| t.int(r, "rank").unwrap_or(i64::MAX));
-    let items: Vec<(String, i64)> = rows
+    let bars: Vec<Bar> = rows
         .iter()
-        .map(|r| (t.text(r, "area").unwrap_or_default().replace('_', " "), t.int(r, "members_requesting").unwrap_or(0)))
+        .filter_map(|r| {
+            let n = t.int(r, "members_requesting")?;
+            Some(Bar {
+                label: words.value("area", t.text(r, "area")?),
+                value: n,
+                text: format!("{n} member{}", if n == 1 { "" } else { "s" }),
+            })
+        })
         .collect();
-    let title = format!("Capacity needs in {y}, ranked by members requesting support");
-    let source = format!("capacity_needs_ranked (reference_year = {y}, area: members_requesting, rank) — run {id}");
-    if items.is_empty() {
-        return Ok(empty(title, source));
-    }
-    Ok(Chart { svg: bars(&items, BLUE, "members requesting")?, title, source, drawn: true })
+    let alt = bars
+        .first()
+        .map(|b| {
+            format!("Capacity needs in {y} by members asking for support; most asked for: {} ({}).", b.label, b.text)
+        })
+        .unwrap_or_default();
+    Chart::new(
+        "capacity",
+        format!("Capacity needs in {y}, by members asking for support"),
+        format!("capacity_needs_ranked (reference_year = {y}: area, members_requesting, rank) — run {id}"),
+        alt,
+        bars,
+    )
 }
 
-fn network(run: &RunData, id: &str, y: i64) -> Result<Chart> {
+/// The strongest partnerships: member pairs by cases handled together (both
+/// directions of a pair added up), the ten largest.
+fn partners(run: &RunData, id: &str, y: i64, words: &Words) -> Chart {
     let t = run.table("cooperation_links");
-    let mut links: BTreeMap<(String, String), i64> = BTreeMap::new();
+    let mut pairs: BTreeMap<(String, String), i64> = BTreeMap::new();
     for r in t.filter("reference_year", &Value::from(y)) {
-        let (a, b) =
-            (t.text(r, "reporting_member").unwrap_or_default(), t.text(r, "partner_member").unwrap_or_default());
+        let (Some(a), Some(b), Some(n)) =
+            (t.text(r, "reporting_member"), t.text(r, "partner_member"), t.int(r, "cases"))
+        else {
+            continue;
+        };
         let key = if a <= b { (a.to_string(), b.to_string()) } else { (b.to_string(), a.to_string()) };
-        *links.entry(key).or_default() += t.int(r, "cases").unwrap_or(0);
+        *pairs.entry(key).or_default() += n;
     }
-    let title = format!("Law enforcement cooperation between members in {y} (cases handled together)");
-    let source =
-        format!("cooperation_links (reference_year = {y}: reporting_member, partner_member, cases) — run {id}");
-    if links.is_empty() {
-        return Ok(empty(title, source));
+    let mut items: Vec<((String, String), i64)> = pairs.into_iter().collect();
+    items.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    let shown = items.len().min(10);
+    let bars: Vec<Bar> = items[..shown]
+        .iter()
+        .map(|((a, b), n)| Bar {
+            label: format!("{} – {}", words.member(a), words.member(b)),
+            value: *n,
+            text: format!("{} case{}", thousands(*n), if *n == 1 { "" } else { "s" }),
+        })
+        .collect();
+    let alt = bars
+        .first()
+        .map(|b| {
+            format!(
+                "The {shown} member pairs that handled most cases together in {y} (of {} pairs); most: {}, {}.",
+                items.len(),
+                b.label,
+                b.text
+            )
+        })
+        .unwrap_or_default();
+    Chart::new(
+        "partners",
+        format!("Members that handled most cases together in {y}"),
+        format!("cooperation_links (reference_year = {y}: pairs of members, cases, both directions added) — run {id}"),
+        alt,
+        bars,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_label_sits_beside_its_own_bar() {
+        let bars = vec![
+            Bar { label: "sexual exploitation".into(), value: 40, text: "40".into() },
+            Bar { label: "forced labour".into(), value: 10, text: "10".into() },
+            Bar { label: "<b>".into(), value: 0, text: "0".into() },
+        ];
+        let c = Chart::new("t", "T".into(), "s".into(), "a".into(), bars);
+        let labels: Vec<&str> = c
+            .svg
+            .split(r#"class="category""#)
+            .skip(1)
+            .map(|s| s.split('>').nth(1).unwrap().split('<').next().unwrap())
+            .collect();
+        assert_eq!(labels, ["sexual exploitation", "forced labour", "&lt;b&gt;"]);
+        assert_eq!(c.categories_json, r#"["sexual exploitation","forced labour","<b>"]"#);
+        assert!(c.svg.contains("<title id=\"t-title\">T</title>") && c.svg.contains("role=\"img\""));
+        // the bar of the largest value spans the whole bar area, the others in proportion
+        assert!(c.svg.contains(&format!(r#"width="{BAR_AREA}""#)) && c.svg.contains(r#"width="83""#));
     }
-    let mut nodes: Vec<String> = links.keys().flat_map(|(a, b)| [a.clone(), b.clone()]).collect();
-    nodes.sort();
-    nodes.dedup();
-    let size = 420u32;
-    let (cx, cy, radius) = (size as f64 / 2.0, size as f64 / 2.0, size as f64 / 2.0 - 40.0);
-    let pos = |i: usize| {
-        let a = std::f64::consts::TAU * i as f64 / nodes.len() as f64 - std::f64::consts::FRAC_PI_2;
-        ((cx + radius * a.cos()) as i32, (cy + radius * a.sin()) as i32)
-    };
-    let index = |m: &str| nodes.iter().position(|n| n == m).unwrap_or(0);
-    let max = links.values().copied().max().unwrap_or(1).max(1) as f64;
-    let mut svg = String::new();
-    {
-        let root = SVGBackend::with_string(&mut svg, (size, size)).into_drawing_area();
-        root.fill(&WHITE).map_err(err)?;
-        for ((a, b), cases) in &links {
-            let width = 1 + (5.0 * *cases as f64 / max).round() as u32;
-            root.draw(&PathElement::new(vec![pos(index(a)), pos(index(b))], BLUE.mix(0.55).stroke_width(width)))
-                .map_err(err)?;
-        }
-        for (i, n) in nodes.iter().enumerate() {
-            let (x, y) = pos(i);
-            root.draw(&Circle::new((x, y), 5, RED.filled())).map_err(err)?;
-            let (dx, dy) = if x >= cx as i32 { (8, -6) } else { (-34, -6) };
-            root.draw(&Text::new(n.clone(), (x + dx, y + dy), ("sans-serif", 12).into_font())).map_err(err)?;
-        }
-        root.present().map_err(err)?;
-    }
-    Ok(Chart { title, source, svg, drawn: true })
 }

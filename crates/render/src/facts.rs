@@ -11,6 +11,7 @@ use fedreport_contract::Registry;
 use crate::error::Result;
 use crate::filters::{join_and, per_cent, thousands};
 use crate::run::RunData;
+use crate::words::Words;
 
 /// How sea movements changed, as words.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -82,7 +83,11 @@ pub struct Criminalisation {
 pub struct Victims {
     pub identified: String,
     pub children: String,
+    /// The one or two most common forms of exploitation, in words ("sexual
+    /// exploitation and forced labour").
     pub main_forms: String,
+    /// How many forms `main_forms` names (0, 1 or 2).
+    pub main_forms_count: usize,
 }
 
 /// One of the most requested capacity needs.
@@ -130,19 +135,27 @@ pub struct Facts {
     /// Data caveats for the annex: quality flags, suppressed cells, missing members.
     pub caveats: Vec<String>,
     pub key_messages: Vec<String>,
+    /// What the briefing's "about the data" box says.
+    pub about: About,
 }
 
-fn area_words(a: &str) -> String {
-    match a {
-        "victim_identification_protection" => "victim identification and protection".into(),
-        "maritime_search_rescue" => "maritime search and rescue".into(),
-        other => other.replace('_', " "),
-    }
+/// The figures behind the briefing's "about the data" box.
+#[derive(Debug, Clone, Serialize)]
+pub struct About {
+    /// Quality flags raised on the cycle year's returns.
+    pub quality_flags: usize,
+    /// Members whose victim figures for the cycle year are partly or wholly hidden.
+    pub hidden_members: usize,
+    /// The disclosure threshold, when victim counts are protected.
+    pub disclosure_k: Option<i64>,
+    /// Warnings of the run.
+    pub warnings: usize,
 }
 
 impl Facts {
-    /// Work out the facts of a run; `registry` gives the sub-regions.
-    pub fn from_run(run: &RunData, registry: &Registry) -> Result<Facts> {
+    /// Work out the facts of a run; `words` gives codes in words and the
+    /// registry's members and sub-regions.
+    pub fn from_run(run: &RunData, registry: &Registry, words: &Words) -> Result<Facts> {
         let y = run.year();
         let year = Value::from(y);
         let mut notes = Vec::new();
@@ -235,9 +248,13 @@ impl Facts {
             let mut forms: Vec<(String, i64)> =
                 forms.into_iter().filter(|(f, _)| f != "unknown" && f != "other").collect();
             forms.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
-            let main: Vec<String> =
-                forms.iter().take(2).map(|(f, _)| format!("{} exploitation", f.replace('_', " "))).collect();
-            Victims { identified: thousands(total), children: thousands(children), main_forms: join_and(&main) }
+            let main: Vec<String> = forms.iter().take(2).map(|(f, _)| words.value("exploitation", f)).collect();
+            Victims {
+                identified: thousands(total),
+                children: thousands(children),
+                main_forms: join_and(&main),
+                main_forms_count: main.len(),
+            }
         });
         if victims.is_none() {
             notes.push(format!(
@@ -252,7 +269,7 @@ impl Facts {
             .iter()
             .filter_map(|r| {
                 Some(Need {
-                    area: area_words(cn.text(r, "area")?),
+                    area: words.value("area", cn.text(r, "area")?),
                     members_requesting: cn.int(r, "members_requesting")?,
                     provider: cn.text(r, "top_provider").map(str::to_string),
                 })
@@ -318,6 +335,7 @@ impl Facts {
 
         let mut caveats = Vec::new();
         let qf = run.table("quality_flags");
+        let quality_flags = qf.filter("reference_year", &year).count();
         for r in qf.filter("reference_year", &year) {
             caveats.push(format!(
                 "{} {} ({}): {}",
@@ -341,6 +359,12 @@ impl Facts {
             ));
         }
         caveats.extend(run.manifest.warnings.iter().cloned());
+        let about = About {
+            quality_flags,
+            hidden_members: hidden,
+            disclosure_k: run.manifest.disclosure_of("victims_by_member").map(|d| d.k),
+            warnings: run.manifest.warnings.len(),
+        };
 
         let mut key_messages = Vec::new();
         if let Some(s) = &sea {
@@ -383,6 +407,7 @@ impl Facts {
             drafting_notes: notes,
             caveats,
             key_messages,
+            about,
         })
     }
 }

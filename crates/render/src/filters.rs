@@ -96,20 +96,39 @@ pub fn join_and(items: &[String]) -> String {
     }
 }
 
-/// Member-typed text made inert in Markdown: every character Markdown or
-/// inline HTML could act on is escaped, and line breaks are folded.
+/// Member- or meeting-typed text made inert in Markdown: inline HTML
+/// becomes entities, every character that can start inline markup (emphasis,
+/// code, links, images, table cells, strikethrough) is escaped, a list or
+/// heading marker at the start is escaped, bare `http://` and `www.` cannot
+/// become GitHub autolinks, and line breaks are folded into spaces. Plain
+/// punctuation elsewhere stays as it is, so the Markdown still reads well.
 pub fn markdown_text(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
+    let folded: String = s.chars().map(|c| if matches!(c, '\n' | '\r' | '\t') { ' ' } else { c }).collect();
+    let mut out = String::with_capacity(folded.len() + 8);
+    let chars: Vec<char> = folded.chars().collect();
+    let lead = chars.iter().take_while(|c| **c == ' ').count();
+    let digits = chars[lead..].iter().take_while(|c| c.is_ascii_digit()).count();
+    for (i, &c) in chars.iter().enumerate() {
+        let at_start = i == lead;
+        let ends_list_number = digits > 0 && i == lead + digits && matches!(c, '.' | ')');
+        let autolink = (c == ':' && chars.get(i + 1) == Some(&'/') && chars.get(i + 2) == Some(&'/'))
+            || (c == '.' && i >= 3 && chars[i - 3..i].iter().collect::<String>().eq_ignore_ascii_case("www"));
         match c {
             '<' => out.push_str("&lt;"),
             '>' => out.push_str("&gt;"),
             '&' => out.push_str("&amp;"),
-            '\\' | '`' | '*' | '_' | '{' | '}' | '[' | ']' | '(' | ')' | '#' | '+' | '-' | '.' | '!' | '|' | '~' => {
+            '\\' | '`' | '*' | '_' | '[' | ']' | '|' | '~' => {
                 out.push('\\');
                 out.push(c);
             }
-            '\n' | '\r' | '\t' => out.push(' '),
+            '#' | '+' | '-' | '=' if at_start => {
+                out.push('\\');
+                out.push(c);
+            }
+            _ if ends_list_number || autolink => {
+                out.push('\\');
+                out.push(c);
+            }
             c => out.push(c),
         }
     }
@@ -137,6 +156,8 @@ pub fn register(env: &mut Environment<'static>) {
     env.add_filter("join_and", |v: Vec<String>| join_and(&v));
     env.add_filter("md", |s: String| markdown_text(&s));
     env.add_filter("words", |s: String| s.replace('_', " "));
+    // "s" unless the figure (a number or its text, "1,364") is exactly one
+    env.add_filter("plural_s", |v: Value| if v.to_string().trim_matches('"') == "1" { "" } else { "s" });
 }
 
 #[cfg(test)]
@@ -159,7 +180,16 @@ mod tests {
         assert_eq!(join_and(&["a".into()]), "a");
         assert_eq!(
             markdown_text("<script>x</script> **b** [l](u)"),
-            "&lt;script&gt;x&lt;/script&gt; \\*\\*b\\*\\* \\[l\\]\\(u\\)"
+            "&lt;script&gt;x&lt;/script&gt; \\*\\*b\\*\\* \\[l\\](u)"
         );
+        assert_eq!(markdown_text("# heading\nline"), "\\# heading line");
+        assert_eq!(markdown_text("12. not a list"), "12\\. not a list");
+        assert_eq!(markdown_text("- not a bullet, a - b"), "\\- not a bullet, a - b");
+        assert_eq!(
+            markdown_text("see http://x.invalid and www.y.invalid"),
+            "see http\\://x.invalid and www\\.y.invalid"
+        );
+        assert_eq!(markdown_text("a | b ~~c~~ `d`"), "a \\| b \\~\\~c\\~\\~ \\`d\\`");
+        assert_eq!(markdown_text("Joint patrols (2013)."), "Joint patrols (2013).");
     }
 }

@@ -9,6 +9,7 @@
 //! documents exist and which templates make them is the forum's
 //! configuration ([`Document`]). It reads a run; it never computes indicators.
 
+pub mod annex;
 pub mod charts;
 pub mod error;
 pub mod facts;
@@ -17,11 +18,12 @@ pub mod headline;
 pub mod meeting;
 pub mod pdf;
 pub mod run;
+pub mod words;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use fedreport_contract::Registry;
+use fedreport_contract::Contract;
 use minijinja::{Environment, UndefinedBehavior};
 use serde::{Deserialize, Serialize};
 
@@ -90,21 +92,24 @@ pub struct Context {
     pub run: run::RunView,
     pub facts: facts::Facts,
     pub charts: BTreeMap<String, charts::Chart>,
+    pub annex: annex::Annex,
     pub tables: BTreeMap<String, run::Table>,
+    /// The documents of the forum (for links between them).
+    pub documents: Vec<Document>,
 }
 
 /// Renders a forum's documents: its templates compiled once, its document
-/// list and its registry (for member names and sub-regions).
+/// list and its contract (member names, sub-regions, codes in words).
 #[derive(Debug)]
 pub struct Renderer {
     env: Environment<'static>,
     documents: Vec<Document>,
-    registry: Registry,
+    contract: Contract,
 }
 
 impl Renderer {
     /// A renderer over `templates` (name, text); every template a document names must be among them.
-    pub fn new(templates: Vec<(String, String)>, documents: Vec<Document>, registry: Registry) -> Result<Renderer> {
+    pub fn new(templates: Vec<(String, String)>, documents: Vec<Document>, contract: Contract) -> Result<Renderer> {
         let env = environment(templates)?;
         for d in &documents {
             for (t, _) in d.outputs() {
@@ -114,7 +119,7 @@ impl Renderer {
                 })?;
             }
         }
-        Ok(Renderer { env, documents, registry })
+        Ok(Renderer { env, documents, contract })
     }
 
     /// The documents this renderer writes.
@@ -124,14 +129,18 @@ impl Renderer {
 
     /// Render every document: (file name, bytes), in a fixed order.
     pub fn render(&self, run: &RunData, meeting: &Meeting) -> Result<Vec<(String, Vec<u8>)>> {
-        let facts = facts::Facts::from_run(run, &self.registry)?;
-        let charts = charts::all(run, &facts)?;
+        let registry = self.contract.registry();
+        let words = words::Words::new(&self.contract);
+        let facts = facts::Facts::from_run(run, registry, &words)?;
+        let charts = charts::all(run, &facts, &words)?;
         let ctx = Context {
-            meeting: meeting.view(&self.registry),
+            meeting: meeting.view(registry),
             run: run.view(),
             facts,
             charts,
+            annex: annex::Annex::from_run(run, registry, &words),
             tables: run.tables.clone(),
+            documents: self.documents.clone(),
         };
         let value = minijinja::Value::from(minijinja::value::Serde(&ctx));
         let mut out = Vec::new();

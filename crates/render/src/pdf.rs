@@ -30,7 +30,11 @@ pub fn find_chromium() -> Option<PathBuf> {
 /// return Chromium's log (stderr), which lists console messages and any
 /// network request it refused.
 pub fn print_to_pdf(chromium: &Path, html: &Path, pdf: &Path) -> Result<String> {
-    let profile = std::env::temp_dir().join(format!("fedreport-chromium-{}", std::process::id()));
+    // A profile of its own for every print: two prints at once (threads of one
+    // process) must not share Chromium's profile lock.
+    static PRINTS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = PRINTS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let profile = std::env::temp_dir().join(format!("fedreport-chromium-{}-{n}", std::process::id()));
     let html =
         std::path::absolute(html).map_err(|source| RenderError::Io { path: html.display().to_string(), source })?;
     let output = Command::new(chromium)

@@ -11,6 +11,11 @@
 //! runs/{run_id}/tables/{table}.parquet|csv                published indicator tables
 //! runs/{run_id}/pipeline/{file}                           the pipeline files the run executed
 //! runs/{run_id}/work/{table}.parquet                      run-built tables for engines that need files
+//! accounts/{username}/v{000001}.json                      web accounts, one object per change (conditional create)
+//! accounts/{username}/failures/{time}-{random}.json       failed logins, for throttling
+//! sessions/{sha256 of the id}.json                         web sessions (fedreport-web)
+//! staging/{MEMBER}/{upload_id}/…                           uploads being checked in the web front
+//! jobs/{job_id}.json                                       progress of work the web front started
 //! ```
 //!
 //! No other module formats a key: they call the functions here.
@@ -132,6 +137,39 @@ pub fn run_work(run_id: &str) -> String {
 /// A run-built table in a run's work folder.
 pub fn work_table(work: &str, table: &str) -> String {
     format!("{work}{table}.parquet")
+}
+
+/// Folder of one web account's versions.
+pub fn account(username: &str) -> String {
+    format!("accounts/{username}/")
+}
+
+/// Folder of every web account.
+pub const ACCOUNTS: &str = "accounts/";
+
+/// One version of a web account.
+pub fn account_version(username: &str, version: u32) -> String {
+    format!("{}v{version:06}.json", account(username))
+}
+
+/// Folder of an account's failed logins.
+pub fn login_failures(username: &str) -> String {
+    format!("{}failures/", account(username))
+}
+
+/// A web session, by the sha256 of its id (the id itself, a bearer secret, is never stored).
+pub fn session(id_sha256: &str) -> String {
+    format!("sessions/{id_sha256}.json")
+}
+
+/// Folder of one upload being checked in the web front.
+pub fn staging(member: &str, upload_id: &str) -> String {
+    format!("staging/{member}/{upload_id}/")
+}
+
+/// The progress record of work the web front started.
+pub fn job(job_id: &str) -> String {
+    format!("jobs/{job_id}.json")
 }
 
 /// The run id of a key under `runs/`, when it is a manifest.

@@ -83,6 +83,45 @@ pub struct FileRef {
     pub bytes: u64,
 }
 
+/// Which years of a table the statistical annex shows.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AnnexYears {
+    /// Only the cycle year (tables by member).
+    #[default]
+    CycleYear,
+    /// Every year (regional series).
+    AllYears,
+}
+
+/// How readers see a published table, as its pipeline declares it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TableMeta {
+    /// What the table shows, e.g. "Irregular movements by sea, by member".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    /// A heading with its unit for each column, e.g. `persons` → "Persons".
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub columns: BTreeMap<String, String>,
+    /// Which years the statistical annex shows.
+    #[serde(default)]
+    pub annex: AnnexYears,
+    /// The dataset whose returns the rows summarise (its quality flags are footnoted).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dataset: Option<String>,
+    /// Columns holding shares from 0 to 1, shown as per cent.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fractions: Vec<String>,
+}
+
+impl TableMeta {
+    /// The heading of a column: its label, or its name in words.
+    pub fn heading(&self, column: &str) -> String {
+        self.columns.get(column).cloned().unwrap_or_else(|| column.replace('_', " "))
+    }
+}
+
 /// One output table.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Output {
@@ -91,6 +130,9 @@ pub struct Output {
     pub key: Vec<String>,
     pub parquet: FileRef,
     pub csv: FileRef,
+    /// Title, headings and annex settings from the pipeline.
+    #[serde(default)]
+    pub meta: TableMeta,
 }
 
 /// One step's SQL file.
