@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
 use fantoccini::wd::Capabilities;
-use fantoccini::{Client, ClientBuilder};
+use fantoccini::{Client, ClientBuilder, Locator};
 use hyper_util::client::legacy::connect::HttpConnector;
 use serde_json::{Value, json};
 
@@ -92,6 +92,62 @@ impl Browser {
         self.rt
             .block_on(self.client().execute(script, vec![]))
             .unwrap_or_else(|e| panic!("script failed: {e}\n{script}"))
+    }
+
+    /// Type into the field `css`, after clearing it.
+    pub fn fill(&self, css: &str, text: &str) {
+        self.rt
+            .block_on(async {
+                let e = self.client().find(Locator::Css(css)).await?;
+                e.clear().await?;
+                e.send_keys(text).await
+            })
+            .unwrap_or_else(|e| panic!("cannot fill {css}: {e}"));
+    }
+
+    /// Choose a local file in the file input `css`.
+    pub fn choose_file(&self, css: &str, file: &Path) {
+        let path = std::path::absolute(file).expect("absolute").display().to_string();
+        self.rt
+            .block_on(async { self.client().find(Locator::Css(css)).await?.send_keys(&path).await })
+            .unwrap_or_else(|e| panic!("cannot choose {path} in {css}: {e}"));
+    }
+
+    /// Click the element `css` (a link or a button) and let the page load.
+    pub fn click(&self, css: &str) {
+        self.rt
+            .block_on(async { self.client().find(Locator::Css(css)).await?.click().await })
+            .unwrap_or_else(|e| panic!("cannot click {css}: {e}"));
+    }
+
+    /// Click `css` and wait until the browser is at a path starting with `path`.
+    pub fn click_to(&self, css: &str, path: &str) {
+        self.click(css);
+        let path = serde_json::to_string(path).expect("a string");
+        self.wait_until(
+            &format!("return location.pathname.startsWith({path}) && document.readyState === 'complete'"),
+            30,
+        );
+    }
+
+    /// The page's path (and query).
+    pub fn path(&self) -> String {
+        let url = self.rt.block_on(self.client().current_url()).expect("url");
+        url[url::Position::BeforePath..].to_string()
+    }
+
+    /// The visible text of the page.
+    pub fn text(&self) -> String {
+        self.js("return document.body.innerText").as_str().unwrap_or_default().to_string()
+    }
+
+    /// Wait (up to `secs`) until the script returns true.
+    pub fn wait_until(&self, script: &str, secs: u64) {
+        let start = std::time::Instant::now();
+        while self.js(script) != Value::Bool(true) {
+            assert!(start.elapsed().as_secs() < secs, "waited {secs} s for: {script}\n{}", self.text());
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
     }
 
     /// A PNG of the viewport.

@@ -19,6 +19,7 @@ mod render;
 mod returns;
 mod s3;
 mod support;
+mod web;
 mod writers;
 
 use std::path::PathBuf;

@@ -16,7 +16,7 @@
 mod accounts;
 mod policy;
 
-pub use accounts::{Account, Accounts, LoginOutcome, NewAccount, Role};
+pub use accounts::{Account, Accounts, LoginOutcome, MAX_FAILURES, MIN_PASSWORD, NewAccount, Role, WINDOW_SECS};
 pub use policy::{Action, Denied, authorize};
 
 use thiserror::Error;

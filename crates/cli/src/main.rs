@@ -58,6 +58,10 @@ enum Command {
     AccessPolicy(cmd::intake::AccessPolicyArgs),
     /// Run the whole chain on synthetic data: lake, submissions, intake, status, indicators, drafts.
     Demo(cmd::demo::DemoArgs),
+    /// Serve the web front over a lake: focal points, the secretariat and co-chairs in the browser.
+    Serve(cmd::serve::ServeArgs),
+    /// Manage the web front's accounts (kept in the lake).
+    User(cmd::serve::UserArgs),
 }
 
 fn main() -> ExitCode {
@@ -99,5 +103,7 @@ async fn run(cli: Cli) -> Result<cmd::Outcome> {
         Command::Render(a) => cmd::render::render(&forum, a).await,
         Command::AccessPolicy(a) => cmd::intake::access_policy(&forum, a),
         Command::Demo(a) => cmd::demo::demo(&forum, a).await,
+        Command::Serve(a) => cmd::serve::serve(&forum, a).await,
+        Command::User(a) => cmd::serve::user(&forum, a).await,
     }
 }

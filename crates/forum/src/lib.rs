@@ -232,6 +232,27 @@ impl Forum {
     pub fn latest_meeting(&self) -> Option<&Meeting> {
         self.meetings.last().map(|(_, m)| m)
     }
+
+    /// The meeting that discusses the figures of `year` (the latest such), if any.
+    pub fn meeting_for(&self, year: i32) -> Option<&Meeting> {
+        self.meetings.iter().rev().map(|(_, m)| m).find(|m| m.reference_year == year)
+    }
+
+    /// The submission deadline of the returns for `year`: the meeting file's,
+    /// else the pipeline's `submission_deadline` when its cycle is that year.
+    pub fn deadline(&self, year: i32) -> Option<chrono::DateTime<chrono::Utc>> {
+        let from_meeting = self.meeting_for(year).and_then(|m| m.submission_deadline.as_ref()).map(|d| d.to_string());
+        let from_pipeline = (self.pipeline.cycle_year() == year)
+            .then(|| match self.pipeline.parameters.get("submission_deadline") {
+                Some(fedreport_engine::pipeline::Param::Text(t)) => Some(t.clone()),
+                _ => None,
+            })
+            .flatten();
+        from_meeting
+            .or(from_pipeline)
+            .and_then(|t| chrono::DateTime::parse_from_rfc3339(&t).ok())
+            .map(|t| t.with_timezone(&chrono::Utc))
+    }
 }
 
 #[cfg(test)]
@@ -269,6 +290,13 @@ mod tests {
         let dir = std::env::temp_dir();
         let e = Forum::load(&dir.join("no-such-forum")).unwrap_err().to_string();
         assert!(e.contains("forum.toml") && e.contains("docs/forums.md"), "{e}");
+    }
+
+    #[test]
+    fn the_deadline_of_a_cycle() {
+        let f = Forum::bali();
+        assert_eq!(f.deadline(2012).unwrap().to_rfc3339(), "2013-02-28T23:59:59+00:00");
+        assert_eq!(f.deadline(1990), None);
     }
 
     #[test]

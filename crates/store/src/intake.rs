@@ -88,7 +88,7 @@ pub async fn intake(
     lake: &Lake,
     validator: &Validator,
     opts: &IntakeOptions,
-    progress: &mut dyn FnMut(usize, usize, &Decision),
+    progress: &mut (dyn FnMut(usize, usize, &Decision) + Send),
 ) -> Result<IntakeSummary> {
     let pending: Vec<_> =
         lake.list(layout::INBOX).await?.into_iter().filter(|m| !m.location.as_ref().ends_with('/')).collect();
@@ -101,6 +101,23 @@ pub async fn intake(
         summary.decisions.push(decision);
     }
     Ok(summary)
+}
+
+/// Decide one inbox file now (the web front, right after a submission);
+/// the same decision a full intake would make, safe beside one. `None` when
+/// the file is gone (another intake took it).
+pub async fn intake_one(
+    lake: &Lake,
+    validator: &Validator,
+    opts: &IntakeOptions,
+    key: &str,
+) -> Result<Option<Decision>> {
+    let received = match lake.head(key).await {
+        Ok(m) => m.last_modified,
+        Err(StoreError::ObjectStore(object_store::Error::NotFound { .. })) => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    decide(lake, validator, opts, key, received).await
 }
 
 async fn decide(

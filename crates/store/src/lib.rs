@@ -22,7 +22,7 @@ pub mod status;
 pub mod submit;
 
 pub use error::{Result, StoreError};
-pub use intake::{Decision, IntakeOptions, IntakeSummary, intake};
+pub use intake::{Decision, IntakeOptions, IntakeSummary, intake, intake_one};
 pub use lake::{Lake, build_store, build_store_with, store_options_from_env};
 pub use layout::{SubmissionName, VersionInfo};
 pub use manifest::{Manifest, Param};

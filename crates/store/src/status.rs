@@ -30,7 +30,11 @@ pub async fn current_versions(lake: &Lake, up_to: Option<i32>) -> Result<Vec<Ver
 /// State of one board cell.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CellState {
-    Accepted { version: u32 },
+    /// The current version; `late` when it arrived after the deadline.
+    Accepted {
+        version: u32,
+        late: bool,
+    },
     Rejected,
     Missing,
 }
@@ -39,14 +43,23 @@ pub enum CellState {
 #[derive(Debug, Clone)]
 pub struct Board {
     pub year: i32,
+    /// The submission deadline the cells are judged against, if known.
+    pub deadline: Option<chrono::DateTime<chrono::Utc>>,
     pub datasets: Vec<String>,
     /// (member code, member name, cells in dataset order)
     pub rows: Vec<(String, String, Vec<CellState>)>,
 }
 
 impl Board {
-    /// Build the board from the lake.
-    pub async fn build(lake: &Lake, registry: &Registry, schemas: &Schemas, year: i32) -> Result<Board> {
+    /// Build the board from the lake; with a deadline, accepted versions
+    /// received after it are marked late.
+    pub async fn build(
+        lake: &Lake,
+        registry: &Registry,
+        schemas: &Schemas,
+        year: i32,
+        deadline: Option<chrono::DateTime<chrono::Utc>>,
+    ) -> Result<Board> {
         let datasets: Vec<String> = schemas.names().map(str::to_string).collect();
         let versions = current_versions(lake, Some(year)).await?;
         let mut accepted: BTreeMap<(String, String), u32> = BTreeMap::new();
@@ -54,14 +67,27 @@ impl Board {
             accepted.insert((v.member, v.dataset), v.version);
         }
         let mut rejected = std::collections::HashSet::new();
+        // when each accepted version arrived, from its receipts
+        let mut received: BTreeMap<(String, String, u32), String> = BTreeMap::new();
         for r in receipt::list(lake, None).await? {
-            if r.status == Status::Rejected
-                && r.year == Some(year)
-                && let Some(d) = r.dataset
-            {
-                rejected.insert((r.member, d));
+            let (Some(d), true) = (r.dataset.clone(), r.year == Some(year)) else { continue };
+            match (r.status, r.version) {
+                (Status::Rejected, _) => {
+                    rejected.insert((r.member, d));
+                }
+                (Status::Accepted, Some(v)) if !r.duplicate => {
+                    received.insert((r.member, d, v), r.received_at);
+                }
+                _ => {}
             }
         }
+        let late = |member: &str, dataset: &str, version: u32| -> bool {
+            let Some(deadline) = deadline else { return false };
+            received
+                .get(&(member.to_string(), dataset.to_string(), version))
+                .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+                .is_some_and(|t| t > deadline)
+        };
         let rows = registry
             .reporting_members()
             .map(|m| {
@@ -70,7 +96,7 @@ impl Board {
                     .map(|d| {
                         let k = (m.code.clone(), d.clone());
                         match accepted.get(&k) {
-                            Some(&version) => CellState::Accepted { version },
+                            Some(&version) => CellState::Accepted { version, late: late(&m.code, d, version) },
                             None if rejected.contains(&k) => CellState::Rejected,
                             None => CellState::Missing,
                         }
@@ -79,7 +105,7 @@ impl Board {
                 (m.code.clone(), m.name.clone(), cells)
             })
             .collect();
-        Ok(Board { year, datasets, rows })
+        Ok(Board { year, deadline, datasets, rows })
     }
 
     /// Cells in a state, over the whole board.
@@ -94,8 +120,14 @@ impl Board {
             .iter()
             .map(|d| d.split('_').map(|w| w.chars().next().unwrap_or('?')).collect::<String>())
             .collect();
-        let mut out =
-            format!("Reporting completeness {} — v<n>: accepted version, REJ: rejected only, ·: missing\n", self.year);
+        let mut out = format!(
+            "Reporting completeness {} — v<n>: accepted version{}, REJ: rejected only, ·: missing\n",
+            self.year,
+            match self.deadline {
+                Some(d) => format!(" (* after the deadline, {})", d.format("%Y-%m-%d %H:%M UTC")),
+                None => String::new(),
+            }
+        );
         out.push_str(&format!("{:<5} {:<40}", "code", "member"));
         for s in &short {
             out.push_str(&format!(" {s:>5}"));
@@ -106,7 +138,8 @@ impl Board {
             out.push_str(&format!("{code:<5} {name:<40}"));
             for c in cells {
                 let s = match c {
-                    CellState::Accepted { version } => format!("v{version}"),
+                    CellState::Accepted { version, late: false } => format!("v{version}"),
+                    CellState::Accepted { version, late: true } => format!("v{version}*"),
                     CellState::Rejected => "REJ".into(),
                     CellState::Missing => "·".into(),
                 };

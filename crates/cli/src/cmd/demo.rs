@@ -104,7 +104,9 @@ pub async fn demo(forum: &Forum, a: DemoArgs) -> Result<Outcome> {
         summary.duplicates(),
         summary.rejected()
     );
-    let board = Board::build(&lake, validator.registry(), validator.schemas(), *years.end()).await?;
+    let year = *years.end();
+    // the demo's own deadline: the moment nine in ten returns were in
+    let board = Board::build(&lake, validator.registry(), validator.schemas(), year, deadline).await?;
     print!("{}", board.to_text());
 
     let deadline = deadline.unwrap_or_else(chrono::Utc::now).to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
@@ -126,5 +128,8 @@ pub async fn demo(forum: &Forum, a: DemoArgs) -> Result<Outcome> {
     println!("lake:       {}", lake_dir.display());
     println!("indicators: {} (CSV and Parquet, with manifest.json)", run_dir.join("tables").display());
     println!("drafts:     {} (Markdown and self-contained HTML)", out.join("drafts").display());
+    println!("in the browser: add an account, then serve the lake and open http://127.0.0.1:8080");
+    println!("  cargo run --release -- user add secretariat --role secretariat --lake {}", lake_dir.display());
+    println!("  cargo run --release -- serve --lake {}", lake_dir.display());
     Ok(Outcome::Done)
 }

@@ -100,7 +100,9 @@ pub async fn receipts(a: ReceiptsArgs) -> Result<Outcome> {
 
 pub async fn status(forum: &Forum, a: StatusArgs) -> Result<Outcome> {
     let lake = Lake::open(&a.lake)?;
-    let board = Board::build(&lake, forum.contract.registry(), forum.contract.schemas(), a.year).await?;
+    let board =
+        Board::build(&lake, forum.contract.registry(), forum.contract.schemas(), a.year, forum.deadline(a.year))
+            .await?;
     print!("{}", board.to_text());
     Ok(Outcome::Done)
 }

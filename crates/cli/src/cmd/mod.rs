@@ -8,6 +8,7 @@ pub mod progress;
 pub mod render;
 pub mod returns;
 pub mod run;
+pub mod serve;
 
 /// How a verb ended, when it could run at all.
 pub enum Outcome {

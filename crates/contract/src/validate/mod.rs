@@ -127,7 +127,7 @@ impl Validator {
         path: &Path,
         name: &str,
         expected: &Expected,
-        mut sink: impl FnMut(RecordBatch) -> Result<()>,
+        mut sink: impl FnMut(RecordBatch) -> Result<()> + Send,
     ) -> Validated {
         let opened = match read::open(store, path, name).await {
             Ok(o) => o,
@@ -212,7 +212,7 @@ impl Validator {
         mut opened: Opened,
         name: &str,
         expected: &Expected,
-        sink: &mut dyn FnMut(RecordBatch) -> Result<()>,
+        sink: &mut (dyn FnMut(RecordBatch) -> Result<()> + Send),
     ) -> Validated {
         let mut notes = Vec::new();
         let schema = match &expected.dataset {

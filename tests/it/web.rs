@@ -1,0 +1,749 @@
+//! The web front, request by request through its router (no network), and
+//! in real headless Chromium over loopback: every route asks for a role and
+//! a member on the server, forged and oversized requests are refused with
+//! nothing written, hostile text is shown as text, logins are throttled, and
+//! a focal point, the secretariat and a co-chair each get their work done.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use fedreport_access::{Accounts, NewAccount, Role};
+use fedreport_store::{Lake, receipt};
+use fedreport_web::{AppState, ROUTES, ServeConfig, SessionKey};
+use http_body_util::BodyExt;
+use tower::ServiceExt;
+
+use crate::browser::{Browser, screenshot_dir};
+use crate::{bali, repo};
+
+pub const PASSWORD: &str = "a long test passphrase";
+
+/// The accounts of the test lake: (user, role, member).
+const PEOPLE: [(&str, Role, Option<&str>); 5] = [
+    ("aus", Role::FocalPoint, Some("AUS")),
+    ("idn", Role::FocalPoint, Some("IDN")),
+    ("chair", Role::CoChair, None),
+    ("observer", Role::Observer, None),
+    ("secretariat", Role::Secretariat, None),
+];
+
+/// A reply, read whole.
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: axum::http::HeaderMap,
+    pub body: String,
+    pub bytes: Vec<u8>,
+}
+
+impl Reply {
+    fn location(&self) -> &str {
+        self.headers.get(header::LOCATION).and_then(|v| v.to_str().ok()).unwrap_or("")
+    }
+}
+
+/// A server over the golden lake, driven request by request.
+pub struct Site {
+    pub rt: tokio::runtime::Runtime,
+    pub app: Router,
+    pub lake: Lake,
+    _dir: tempfile::TempDir,
+}
+
+/// Every object of the lake but the sessions (which a request may touch), with its size.
+fn contents(rt: &tokio::runtime::Runtime, lake: &Lake) -> BTreeMap<String, u64> {
+    rt.block_on(lake.list(""))
+        .unwrap()
+        .into_iter()
+        .map(|m| (lake.rel(&m.location), m.size))
+        .filter(|(k, _)| !k.starts_with("sessions/"))
+        .collect()
+}
+
+impl Site {
+    /// The golden lake with its accepted returns, the five people above and
+    /// an upload limit of `limit` bytes.
+    pub fn golden(limit: u64) -> Site {
+        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let lake = rt.block_on(crate::pipeline::build_lake(dir.path(), crate::pipeline::golden_as_submitted()));
+        let accounts = Accounts::new(&lake);
+        for (user, role, member) in PEOPLE {
+            let new =
+                NewAccount { username: user.into(), role, member: member.map(Into::into), password: PASSWORD.into() };
+            rt.block_on(accounts.add(new, bali().contract.registry(), "test")).unwrap();
+        }
+        let config = ServeConfig { upload_limit: limit, ..ServeConfig::default() };
+        let state = AppState::new(lake.clone(), bali().clone(), config, SessionKey::random()).unwrap();
+        Site { app: fedreport_web::router(state), lake, _dir: dir, rt }
+    }
+
+    pub fn send(&self, request: Request<Body>) -> Reply {
+        self.rt.block_on(async {
+            let r = self.app.clone().oneshot(request).await.unwrap();
+            let (parts, body) = r.into_parts();
+            let bytes = body.collect().await.unwrap().to_bytes();
+            Reply {
+                status: parts.status,
+                headers: parts.headers,
+                body: String::from_utf8_lossy(&bytes).to_string(),
+                bytes: bytes.to_vec(),
+            }
+        })
+    }
+
+    fn request(method: &str, path: &str, cookie: Option<&str>) -> axum::http::request::Builder {
+        let mut b = Request::builder().method(method).uri(path).header(header::HOST, "localhost");
+        if let Some(c) = cookie {
+            b = b.header(header::COOKIE, c);
+        }
+        b
+    }
+
+    pub fn get(&self, path: &str, cookie: Option<&str>) -> Reply {
+        self.send(Site::request("GET", path, cookie).body(Body::empty()).unwrap())
+    }
+
+    pub fn post_form(&self, path: &str, cookie: Option<&str>, form: &str) -> Reply {
+        let r = Site::request("POST", path, cookie)
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(Body::from(form.to_string()))
+            .unwrap();
+        self.send(r)
+    }
+
+    pub fn post_file(&self, path: &str, cookie: Option<&str>, name: &str, bytes: &[u8]) -> Reply {
+        let (kind, body) = multipart(name, bytes);
+        let r = Site::request("POST", path, cookie).header(header::CONTENT_TYPE, kind).body(Body::from(body)).unwrap();
+        self.send(r)
+    }
+
+    /// Sign in and return the session cookie (`name=value`).
+    pub fn login(&self, user: &str) -> String {
+        let r = self.post_form("/login", None, &format!("username={user}&password={}", PASSWORD.replace(' ', "+")));
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{user} signs in: {}", r.body);
+        let cookie = r.headers.get(header::SET_COOKIE).expect("a session cookie").to_str().unwrap();
+        assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"), "{cookie}");
+        cookie.split(';').next().unwrap().to_string()
+    }
+
+    pub fn contents(&self) -> BTreeMap<String, u64> {
+        contents(&self.rt, &self.lake)
+    }
+
+    /// Upload a file as `cookie` for `member`; the upload's id.
+    pub fn upload(&self, cookie: &str, member: &str, name: &str, bytes: &[u8]) -> String {
+        let r = self.post_file(&format!("/members/{member}/uploads"), Some(cookie), name, bytes);
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+        r.location().rsplit('/').next().unwrap().to_string()
+    }
+
+    /// Start a run as the secretariat and wait for it; the job and run ids.
+    pub fn run(&self, cookie: &str) -> (String, String) {
+        let r = self.post_form("/runs", Some(cookie), "year=2012");
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+        let job = r.location().rsplit('/').next().unwrap().to_string();
+        let start = Instant::now();
+        loop {
+            let bytes = self.rt.block_on(self.lake.get(&fedreport_store::layout::job(&job))).unwrap();
+            let v: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+            match v["state"].as_str().unwrap() {
+                "done" => return (job, v["run_id"].as_str().unwrap().to_string()),
+                "failed" => panic!("the run failed: {v}"),
+                _ => {}
+            }
+            assert!(start.elapsed() < Duration::from_secs(120), "the run did not end within two minutes");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+/// A multipart form with one `file` field.
+fn multipart(name: &str, bytes: &[u8]) -> (String, Vec<u8>) {
+    let boundary = "----fedreport-test-boundary";
+    let mut body = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{name}\"\r\nContent-Type: application/octet-stream\r\n\r\n"
+    )
+    .into_bytes();
+    body.extend_from_slice(bytes);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+fn fixture(name: &str) -> Vec<u8> {
+    std::fs::read(repo().join("tests/web").join(name)).unwrap()
+}
+
+/// What each person gets from each route, as a word: `page` (200), `go`
+/// (a redirect inside the site), `login` (sent to sign in), `no` (403),
+/// `bad` (401, wrong password). Columns: nobody, aus, chair, observer,
+/// secretariat. Paths name IDN, so the AUS focal point is a stranger there.
+const EXPECTED: &[(&str, &str, [&str; 5])] = &[
+    ("GET", "/login", ["page", "page", "page", "page", "page"]),
+    ("POST", "/login", ["bad", "bad", "bad", "bad", "bad"]),
+    ("GET", "/static/htmx-2.0.11.min.js", ["page", "page", "page", "page", "page"]),
+    ("GET", "/static/site.css", ["page", "page", "page", "page", "page"]),
+    ("GET", "/", ["login", "go", "go", "go", "go"]),
+    ("GET", "/datasets", ["login", "page", "page", "page", "page"]),
+    ("GET", "/datasets/{dataset}", ["login", "page", "page", "page", "page"]),
+    ("GET", "/datasets/{dataset}/template/{format}", ["login", "page", "page", "page", "page"]),
+    ("GET", "/members/{member}/returns", ["login", "no", "no", "page", "page"]),
+    ("GET", "/members/{member}/uploads/{upload}", ["login", "no", "no", "page", "page"]),
+    ("GET", "/members/{member}/uploads/{upload}/report.json", ["login", "no", "no", "page", "page"]),
+    ("GET", "/members/{member}/receipts/{receipt}", ["login", "no", "no", "page", "page"]),
+    ("GET", "/board", ["login", "no", "page", "page", "page"]),
+    ("GET", "/runs", ["login", "no", "page", "page", "page"]),
+    ("GET", "/jobs/{job}", ["login", "no", "page", "page", "page"]),
+    ("GET", "/runs/{run}", ["login", "no", "page", "page", "page"]),
+    ("GET", "/runs/{run}/tables/{table}", ["login", "no", "page", "page", "page"]),
+    ("GET", "/runs/{run}/drafts/{file}", ["login", "no", "page", "page", "page"]),
+    // the writes come last: the secretariat's change the lake
+    ("POST", "/members/{member}/uploads", ["no", "no", "no", "no", "go"]),
+    ("POST", "/members/{member}/uploads/{upload}/submit", ["no", "no", "no", "no", "go"]),
+    ("POST", "/intake", ["no", "no", "no", "no", "page"]),
+    ("POST", "/runs", ["no", "no", "no", "no", "go"]),
+    ("POST", "/logout", ["go", "go", "go", "go", "go"]),
+];
+
+#[test]
+fn every_route_asks_for_role_and_member_on_the_server() {
+    let site = Site::golden(1024 * 1024);
+    // the table above is the router's, route for route
+    let listed: Vec<_> = ROUTES.iter().map(|r| (r.method, r.path)).collect();
+    let mut tested: Vec<_> = EXPECTED.iter().map(|(m, p, _)| (*m, *p)).collect();
+    let mut all = listed.clone();
+    all.sort();
+    tested.sort();
+    assert_eq!(tested, all, "every route of fedreport_web::ROUTES is in this test, and no other");
+
+    let sec = site.login("secretariat");
+    let idn = site.login("idn");
+    let upload = site.upload(&idn, "IDN", "enforcement_2012.csv", &fixture("enforcement_2012.csv"));
+    let receipt = site.rt.block_on(receipt::list(&site.lake, Some("IDN"))).unwrap()[0].submission_id.clone();
+    let (job, run) = site.run(&sec);
+    let draft = bali().renderer().unwrap().documents()[0].outputs()[0].1.clone();
+    let fill = |p: &str| {
+        p.replace("{member}", "IDN")
+            .replace("{dataset}", "enforcement_cases")
+            .replace("{format}", "csv")
+            .replace("{upload}", &upload)
+            .replace("{receipt}", &receipt)
+            .replace("{job}", &job)
+            .replace("{run}", &run)
+            .replace("{table}", "enforcement_regional")
+            .replace("{file}", &draft)
+    };
+    let cookies: Vec<Option<String>> =
+        std::iter::once(None).chain(["aus", "chair", "observer", "secretariat"].map(|u| Some(site.login(u)))).collect();
+    for (method, path, expected) in EXPECTED {
+        let url = fill(path);
+        for (i, (who, want)) in ["nobody", "aus", "chair", "observer", "secretariat"].iter().zip(expected).enumerate() {
+            let cookie = cookies[i].as_deref();
+            let before = site.contents();
+            let r = match (*method, *path) {
+                ("GET", _) => site.get(&url, cookie),
+                (_, "/login") => site.post_form(&url, cookie, "username=nobody&password=wrong+password+here"),
+                (_, "/members/{member}/uploads") => {
+                    site.post_file(&url, cookie, "enforcement_2012.csv", &fixture("enforcement_2012.csv"))
+                }
+                (_, "/runs") => site.post_form(&url, cookie, "year=2012"),
+                _ => site.post_form(&url, cookie, ""),
+            };
+            let got = match (r.status, r.location()) {
+                (StatusCode::OK, _) => "page",
+                (StatusCode::SEE_OTHER, l) if l.starts_with("/login?next=") => "login",
+                (StatusCode::SEE_OTHER, l) if l.starts_with('/') => "go",
+                (StatusCode::FORBIDDEN, _) => "no",
+                (StatusCode::UNAUTHORIZED, _) => "bad",
+                (s, l) => panic!("{method} {url} as {who}: {s} {l}\n{}", r.body),
+            };
+            assert_eq!(got, *want, "{method} {url} as {who}: {} {}", r.status, r.location());
+            if matches!(got, "no" | "login" | "bad") {
+                let after = site.contents();
+                let failures = |m: &BTreeMap<String, u64>| {
+                    m.keys().filter(|k| !k.contains("/failures/")).cloned().collect::<Vec<_>>()
+                };
+                assert_eq!(
+                    failures(&before),
+                    failures(&after),
+                    "{method} {url} as {who} was refused but wrote to the lake"
+                );
+            }
+            if got == "no" {
+                assert!(
+                    r.body.contains("cannot do this") || r.body.contains("not IDN") || r.body.contains("not signed in"),
+                    "{}",
+                    r.body
+                );
+            }
+        }
+    }
+    // the secretariat's run started above finishes before the lake goes
+    let jobs = site.rt.block_on(site.lake.list("jobs/")).unwrap();
+    for j in jobs {
+        let key = site.lake.rel(&j.location);
+        let id = key.trim_start_matches("jobs/").trim_end_matches(".json").to_string();
+        let start = Instant::now();
+        while site
+            .rt
+            .block_on(site.lake.get(&key))
+            .map(|b| String::from_utf8_lossy(&b).contains("\"running\""))
+            .unwrap()
+        {
+            assert!(start.elapsed() < Duration::from_secs(120), "job {id} did not end");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+#[test]
+fn a_focal_point_cannot_reach_another_members_files_by_crafting_urls() {
+    let site = Site::golden(1024 * 1024);
+    let (aus, idn) = (site.login("aus"), site.login("idn"));
+    let upload = site.upload(&idn, "IDN", "enforcement_2012.csv", &fixture("enforcement_2012.csv"));
+    let idn_receipt = site.rt.block_on(receipt::list(&site.lake, Some("IDN"))).unwrap()[0].submission_id.clone();
+    let before = site.contents();
+    // IDN's upload and receipt asked for under AUS's own pages, and paths that climb out
+    for url in [
+        format!("/members/AUS/uploads/{upload}"),
+        format!("/members/AUS/uploads/{upload}/report.json"),
+        format!("/members/AUS/receipts/{idn_receipt}"),
+        "/members/AUS/uploads/..%2F..%2FIDN%2F".to_string(),
+        "/members/AUS/receipts/..%2F..%2Freceipts%2FIDN".to_string(),
+        "/runs/..%2Faccounts/tables/x.csv".to_string(),
+        "/runs/r-x/drafts/..%2F..%2Faccounts%2Faus%2Fv000001.json".to_string(),
+    ] {
+        let r = site.get(&url, Some(&aus));
+        assert!(matches!(r.status, StatusCode::NOT_FOUND | StatusCode::FORBIDDEN), "{url}: {}", r.status);
+        assert!(!r.body.contains(&idn_receipt) || url.contains(&idn_receipt), "{url} shows IDN's receipt");
+    }
+    let r = site.post_form(&format!("/members/AUS/uploads/{upload}/submit"), Some(&aus), "");
+    assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.body);
+    // a focal point bound to AUS names IDN in the form's fields: still refused
+    let r =
+        site.post_file("/members/IDN/uploads", Some(&aus), "enforcement_2012.csv", &fixture("enforcement_2012.csv"));
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    assert!(r.body.contains("this account acts for AUS, not IDN"), "{}", r.body);
+    assert_eq!(site.contents(), before, "nothing was written");
+    // and the IDN upload is untouched: its owner still sees it
+    assert_eq!(site.get(&format!("/members/IDN/uploads/{upload}"), Some(&idn)).status, StatusCode::OK);
+}
+
+#[test]
+fn a_forged_cross_site_post_is_refused() {
+    let site = Site::golden(1024 * 1024);
+    let sec = site.login("secretariat");
+    let idn = site.login("idn");
+    let upload = site.upload(&idn, "IDN", "enforcement_2012.csv", &fixture("enforcement_2012.csv"));
+    let before = site.contents();
+    let forged = |path: &str, headers: &[(&str, &str)]| {
+        let mut b =
+            Request::builder().method("POST").uri(path).header(header::HOST, "localhost").header(header::COOKIE, &sec);
+        for (k, v) in headers {
+            b = b.header(*k, *v);
+        }
+        site.send(
+            b.header(header::CONTENT_TYPE, "application/x-www-form-urlencoded").body(Body::from("year=2012")).unwrap(),
+        )
+    };
+    for headers in [
+        &[("sec-fetch-site", "cross-site")][..],
+        &[("sec-fetch-site", "same-site")][..],
+        &[("origin", "https://evil.example")][..],
+        &[("origin", "http://localhost.evil.example")][..],
+    ] {
+        for path in ["/runs", "/intake", &format!("/members/IDN/uploads/{upload}/submit"), "/logout"] {
+            let r = forged(path, headers);
+            assert_eq!(r.status, StatusCode::FORBIDDEN, "{path} with {headers:?}");
+        }
+    }
+    assert_eq!(site.contents(), before, "no forged request wrote anything");
+    // the same request from the site's own page goes through
+    let r = forged("/intake", &[("sec-fetch-site", "same-origin"), ("origin", "http://localhost")]);
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+}
+
+#[test]
+fn hostile_text_in_a_return_is_shown_as_text() {
+    let site = Site::golden(1024 * 1024);
+    let idn = site.login("idn");
+    let upload =
+        site.upload(&idn, "IDN", "<img src=x onerror=alert(1)>.csv", &fixture("enforcement_2012_with_errors.csv"));
+    for url in [format!("/members/IDN/uploads/{upload}"), "/members/IDN/returns".to_string()] {
+        let r = site.get(&url, Some(&idn));
+        assert_eq!(r.status, StatusCode::OK);
+        assert!(
+            !r.body.contains("<script>alert") && !r.body.contains("<img src=x"),
+            "{url} carries live HTML:\n{}",
+            r.body
+        );
+        let csp = r.headers.get(header::CONTENT_SECURITY_POLICY).unwrap().to_str().unwrap();
+        assert!(csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"), "{csp}");
+    }
+    let page = site.get(&format!("/members/IDN/uploads/{upload}"), Some(&idn)).body;
+    // every finding a person acts on: the row, the column, the value, the rule, the fix
+    assert!(
+        page.contains("&lt;script&gt;alert(&#x27;case&#x27;)&lt;&#x2f;script&gt;") || page.contains("&lt;script&gt;"),
+        "{page}"
+    );
+    for (rule, column) in [
+        ("E_CODELIST", "partner_member"),
+        ("E_RANGE", "persons_involved"),
+        ("E_CODELIST", "offence"),
+        ("E_ROW_RULE", "partner_member"),
+    ] {
+        assert!(page.contains(rule) && page.contains(column), "{rule} on {column} missing:\n{page}");
+    }
+    assert!(
+        page.contains("Did you mean") || page.contains("did you mean"),
+        "the misspelt offence gets a suggestion:\n{page}"
+    );
+    assert!(!page.contains("Submit this return"), "a file with errors cannot be submitted");
+    // filtered by rule
+    let only = site.get(&format!("/members/IDN/uploads/{upload}?rule=E_RANGE"), Some(&idn)).body;
+    assert!(only.contains("persons_involved") && !only.contains("migrant_smugling"), "{only}");
+    // the JSON report is the CLI's
+    let json = site.get(&format!("/members/IDN/uploads/{upload}/report.json"), Some(&idn));
+    let report: fedreport_contract::Report = serde_json::from_str(&json.body).unwrap();
+    assert!(!report.is_valid() && report.errors >= 5, "{}", json.body);
+}
+
+#[test]
+fn oversized_uploads_and_files_that_are_not_returns_are_refused_and_nothing_is_kept() {
+    let site = Site::golden(64 * 1024);
+    let idn = site.login("idn");
+    let before = site.contents();
+    let mut big = fixture("enforcement_2012.csv");
+    let row = b"IDN,2012,J-2012-999,migrant_smuggling,prosecution,2012-03-14,2,11,true,AUS\n".to_vec();
+    while big.len() <= 64 * 1024 {
+        big.extend_from_slice(&row);
+    }
+    let r = site.post_file("/members/IDN/uploads", Some(&idn), "enforcement_2012.csv", &big);
+    assert_eq!(r.status, StatusCode::PAYLOAD_TOO_LARGE, "{}", r.body);
+    assert!(r.body.contains("larger than the 64 KiB an upload may have"), "{}", r.body);
+    // far over the limit: refused by the body limit before the handler
+    let huge = vec![b'x'; 3 * 1024 * 1024];
+    let r = site.post_file("/members/IDN/uploads", Some(&idn), "enforcement_2012.csv", &huge);
+    assert_eq!(r.status, StatusCode::PAYLOAD_TOO_LARGE);
+    for name in ["report.docx", "enforcement_2012.exe", "..", "enforcement_2012"] {
+        let r = site.post_file("/members/IDN/uploads", Some(&idn), name, b"reporting_member\nIDN\n");
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{name}");
+        assert!(r.body.contains("is not a return file"), "{name}: {}", r.body);
+    }
+    assert_eq!(site.contents(), before, "nothing in the inbox or the staging area");
+}
+
+#[test]
+fn wrong_passwords_are_throttled() {
+    let site = Site::golden(1024 * 1024);
+    for _ in 0..fedreport_access::MAX_FAILURES {
+        let r = site.post_form("/login", None, "username=aus&password=not+the+password");
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+        assert!(
+            r.body.contains("did not match") || r.body.contains("not right") || r.body.contains("failed"),
+            "{}",
+            r.body
+        );
+    }
+    let right = format!("username=aus&password={}", PASSWORD.replace(' ', "+"));
+    let r = site.post_form("/login", None, &right);
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS, "even the right password waits");
+    let wait: u64 = r.headers.get(header::RETRY_AFTER).unwrap().to_str().unwrap().parse().unwrap();
+    assert!(wait > 0 && wait <= 15 * 60, "{wait}");
+    assert!(r.body.contains("try again in"), "{}", r.body);
+    // another account is not held up
+    site.login("idn");
+}
+
+#[test]
+fn sessions_end_at_logout_and_when_an_account_is_disabled_or_reset() {
+    let site = Site::golden(1024 * 1024);
+    let aus = site.login("aus");
+    assert_eq!(site.get("/members/AUS/returns", Some(&aus)).status, StatusCode::OK);
+    let r = site.post_form("/logout", Some(&aus), "");
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    assert!(site.get("/members/AUS/returns", Some(&aus)).location().starts_with("/login"), "the old cookie is dead");
+    let accounts = Accounts::new(&site.lake);
+    let aus = site.login("aus");
+    site.rt.block_on(accounts.disable("aus", "test")).unwrap();
+    assert!(site.get("/members/AUS/returns", Some(&aus)).location().starts_with("/login"), "disabled: signed out");
+    site.rt.block_on(accounts.enable("aus", "test")).unwrap();
+    let aus = site.login("aus");
+    site.rt.block_on(accounts.reset("aus", "another long passphrase", "test")).unwrap();
+    assert!(site.get("/members/AUS/returns", Some(&aus)).location().starts_with("/login"), "reset: signed out");
+    // a forged cookie is no session
+    let forged = format!("{}=AAAAAAAAAAAAAAAAAAAAAA.forged", fedreport_web::SESSION_COOKIE);
+    assert!(site.get("/board", Some(&forged)).location().starts_with("/login"));
+}
+
+#[test]
+fn forty_five_focal_points_submit_at_once_and_each_gets_one_receipt() {
+    let site = Site::golden(1024 * 1024);
+    let accounts = Accounts::new(&site.lake);
+    let members: Vec<String> = bali()
+        .contract
+        .registry()
+        .members()
+        .filter(|m| bali().contract.registry().is_reporting_member(&m.code))
+        .map(|m| m.code.clone())
+        .collect();
+    assert_eq!(members.len(), 45);
+    for m in &members {
+        let new = NewAccount {
+            username: format!("fp-{}", m.to_lowercase()),
+            role: Role::FocalPoint,
+            member: Some(m.clone()),
+            password: PASSWORD.into(),
+        };
+        site.rt.block_on(accounts.add(new, bali().contract.registry(), "test")).unwrap();
+    }
+    let before = site.rt.block_on(receipt::list(&site.lake, None)).unwrap();
+    let template = String::from_utf8(fixture("enforcement_2012.csv")).unwrap();
+    let handles: Vec<_> = members
+        .iter()
+        .map(|m| {
+            let (app, m) = (site.app.clone(), m.clone());
+            let body = template
+                .replace("IDN,", &format!("{m},"))
+                .replace(",AUS\n", if m == "AUS" { ",IDN\n" } else { ",AUS\n" })
+                .replace(",MYS\n", if m == "MYS" { ",IDN\n" } else { ",MYS\n" });
+            site.rt.spawn(async move {
+                let call = |r: Request<Body>| {
+                    let app = app.clone();
+                    async move {
+                        let r = app.oneshot(r).await.unwrap();
+                        let status = r.status();
+                        let location = r
+                            .headers()
+                            .get(header::LOCATION)
+                            .map(|l| l.to_str().unwrap().to_string())
+                            .unwrap_or_default();
+                        let cookie = r
+                            .headers()
+                            .get(header::SET_COOKIE)
+                            .map(|c| c.to_str().unwrap().split(';').next().unwrap().to_string());
+                        (status, location, cookie)
+                    }
+                };
+                let form = format!("username=fp-{}&password={}", m.to_lowercase(), PASSWORD.replace(' ', "+"));
+                let login = Site::request("POST", "/login", None)
+                    .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                    .body(Body::from(form))
+                    .unwrap();
+                let (_, _, cookie) = call(login).await;
+                let cookie = cookie.expect("signed in");
+                let (kind, bytes) = multipart("enforcement_2012.csv", body.as_bytes());
+                let up = Site::request("POST", &format!("/members/{m}/uploads"), Some(&cookie))
+                    .header(header::CONTENT_TYPE, kind)
+                    .body(Body::from(bytes))
+                    .unwrap();
+                let (status, at, _) = call(up).await;
+                assert_eq!(status, StatusCode::SEE_OTHER, "{m} uploads");
+                let submit = Site::request("POST", &format!("{at}/submit"), Some(&cookie)).body(Body::empty()).unwrap();
+                let (status, receipt, _) = call(submit).await;
+                assert_eq!(status, StatusCode::SEE_OTHER, "{m} submits");
+                let (status, _, _) =
+                    call(Site::request("GET", &receipt, Some(&cookie)).body(Body::empty()).unwrap()).await;
+                assert_eq!(status, StatusCode::OK, "{m} reads the receipt");
+                (m, receipt.rsplit('/').next().unwrap().to_string())
+            })
+        })
+        .collect();
+    let submitted: BTreeMap<String, String> = handles.into_iter().map(|h| site.rt.block_on(h).unwrap()).collect();
+    let receipts = site.rt.block_on(receipt::list(&site.lake, None)).unwrap();
+    assert_eq!(receipts.len(), before.len() + 45, "one new receipt per upload, no more");
+    for m in &members {
+        let mine: Vec<_> = receipts.iter().filter(|r| &r.member == m && r.submission_id == submitted[m]).collect();
+        assert_eq!(
+            mine.len(),
+            1,
+            "{m} has exactly one receipt for its upload: {:?}",
+            receipts.iter().filter(|r| &r.member == m).map(|r| &r.file).collect::<Vec<_>>()
+        );
+        assert_eq!(mine[0].status, fedreport_store::Status::Accepted, "{m}: {:?}", mine[0].findings);
+    }
+}
+
+#[test]
+fn htmx_is_the_vendored_release() {
+    use sha2::Digest;
+    let sum = hex::encode(sha2::Sha256::digest(fedreport_web::HTMX));
+    assert_eq!(sum, fedreport_web::HTMX_SHA256, "crates/web/static/htmx-2.0.11.min.js is not the vendored release");
+    let readme = std::fs::read_to_string(repo().join("crates/web/static/README.md")).unwrap();
+    assert!(readme.contains(&sum), "static/README.md records the sha256");
+    // and no page loads anything from elsewhere
+    for entry in std::fs::read_dir(repo().join("templates/web")).unwrap() {
+        let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+        assert!(
+            !text.contains("http://") && !text.contains("https://") && !text.contains("//cdn"),
+            "a template loads from another site"
+        );
+    }
+}
+
+/// The text of IDN's enforcement cell on the completeness board.
+const IDN_ENFORCEMENT: &str = "const heads = [...document.querySelectorAll('table.board thead th')].map(t => t.innerText.trim());
+     const row = [...document.querySelectorAll('table.board tbody tr')].find(r => r.querySelector('th').innerText.includes('IDN'));
+     return row.children[heads.indexOf('enforcement cases')].innerText.trim();";
+
+#[test]
+fn a_focal_point_the_secretariat_and_a_co_chair_in_chromium() {
+    let Some(browser) = Browser::start() else { return };
+    let site = Site::golden(1024 * 1024);
+    let listener = site.rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
+    let base = format!("http://localhost:{}", listener.local_addr().unwrap().port());
+    site.rt.spawn(axum::serve(listener, site.app.clone()).into_future());
+    let shots = screenshot_dir();
+    let shot = |name: &str| {
+        for (width, height) in [(1280, 900), (390, 844)] {
+            browser.size(width, height);
+            assert_eq!(browser.overflows(), None, "{name} runs off a {width} px screen");
+        }
+        browser.size(1280, 900);
+        if let Some(d) = &shots {
+            std::fs::write(d.join(format!("web-{name}.png")), browser.screenshot()).unwrap();
+        }
+    };
+    let sign_in = |user: &str| {
+        browser.goto(&format!("{base}/"));
+        assert!(browser.path().starts_with("/login?next="), "{}", browser.path());
+        browser.fill("#username", user);
+        browser.fill("#password", PASSWORD);
+        browser.click("form.stack button[type=submit]");
+        browser.wait_until("return !location.pathname.startsWith('/login') && document.readyState === 'complete'", 10);
+    };
+    let sign_out = || browser.click_to("form.who button", "/login");
+
+    // the secretariat: IDN's enforcement return for 2012 is missing
+    sign_in("secretariat");
+    assert_eq!(browser.path(), "/board");
+    assert_eq!(browser.js(IDN_ENFORCEMENT), "missing");
+    sign_out();
+
+    // IDN's focal point: the sign-in page, their returns, a template
+    browser.goto(&format!("{base}/"));
+    shot("login");
+    sign_in("idn");
+    assert_eq!(browser.path(), "/members/IDN/returns");
+    shot("returns");
+    browser.click_to("nav a[href='/datasets']", "/datasets");
+    browser.click_to("a[href='/datasets/enforcement_cases']", "/datasets/enforcement_cases");
+    shot("dataset");
+    let template = browser.js("const a = document.querySelector('a[href$=\"/template/csv\"]');
+         const r = new XMLHttpRequest(); r.open('GET', a.href, false); r.send();
+         return [r.status, r.getResponseHeader('content-disposition'), r.responseText];");
+    assert_eq!(template[0], 200, "{template}");
+    assert!(template[1].as_str().unwrap().contains("enforcement_cases-template.csv"), "{template}");
+    let header_row = String::from_utf8(fixture("enforcement_2012.csv")).unwrap().lines().next().unwrap().to_string();
+    assert_eq!(template[2].as_str().unwrap().lines().next().unwrap(), header_row, "the template's columns");
+
+    // a file with mistakes: the findings, filtered by rule with htmx
+    browser.goto(&format!("{base}/members/IDN/returns"));
+    browser.choose_file("#file", &repo().join("tests/web/enforcement_2012_with_errors.csv"));
+    browser.click_to("form[enctype] button[type=submit]", "/members/IDN/uploads/u-");
+    assert!(browser.path().starts_with("/members/IDN/uploads/u-"), "{}", browser.path());
+    let text = browser.text();
+    assert!(
+        text.contains("Not submitted")
+            && text.contains("E_CODELIST")
+            && text.contains("<script>alert('case')</script>"),
+        "{text}"
+    );
+    assert_eq!(browser.js("return document.querySelectorAll('script').length"), 1, "the hostile case id stayed text");
+    shot("findings");
+    let rows = "return [...document.querySelectorAll('table.findings tbody tr td:nth-child(4)')].map(t => t.innerText)";
+    assert!(browser.js(rows).as_array().unwrap().len() >= 5);
+    browser.js("const s = document.querySelector('#rule'); s.value = 'E_RANGE'; s.dispatchEvent(new Event('change', {bubbles: true})); return 1");
+    browser.wait_until(
+        "const r = [...document.querySelectorAll('table.findings tbody tr td:nth-child(4)')].map(t => t.innerText);
+         return r.length > 0 && r.every(c => c === 'E_RANGE')",
+        10,
+    );
+    assert!(browser.path().starts_with("/members/IDN/uploads/u-"), "htmx filtered in place");
+
+    // the corrected file: valid, submitted, a receipt
+    browser.goto(&format!("{base}/members/IDN/returns"));
+    browser.choose_file("#file", &repo().join("tests/web/enforcement_2012.csv"));
+    browser.click_to("form[enctype] button[type=submit]", "/members/IDN/uploads/u-");
+    assert!(browser.text().contains("The file is a valid return"), "{}", browser.text());
+    browser.click_to("form[action$='/submit'] button", "/members/IDN/receipts/");
+    assert!(browser.path().starts_with("/members/IDN/receipts/"), "{}", browser.path());
+    let receipt = browser.text();
+    assert!(receipt.contains("Accepted as version 1."), "{receipt}");
+    shot("receipt");
+    sign_out();
+
+    // the secretariat: the board has changed; a run, followed to its end
+    sign_in("secretariat");
+    let cell = browser.js(IDN_ENFORCEMENT);
+    assert!(cell.as_str().unwrap().starts_with("v1"), "{cell}");
+    shot("board");
+    browser.click_to("nav a[href='/runs']", "/runs");
+    browser.click_to("form[action='/runs'] button", "/jobs/j-");
+    assert!(browser.path().starts_with("/jobs/j-"), "{}", browser.path());
+    browser.wait_until("return !!document.querySelector('#job a[href^=\"/runs/r-\"]')", 120);
+    shot("job");
+    browser.click_to("#job a[href^='/runs/r-']", "/runs/r-");
+    let run_path = browser.path();
+    shot("run");
+    browser.click_to("a[href*='/tables/enforcement_by_member']", "/runs/r-");
+    assert!(browser.text().contains("Indonesia") || browser.text().contains("IDN"), "{}", browser.text());
+    shot("table");
+    sign_out();
+
+    // a co-chair's office: the runs, then the briefing as drafted
+    sign_in("chair");
+    assert_eq!(browser.path(), "/runs");
+    browser.click_to(&format!("a[href='{run_path}']"), &run_path);
+    browser.click_to("a[href$='/drafts/ministerial-briefing.html']", "/runs/r-");
+    let draft = browser.text();
+    assert!(draft.contains("DRAFT") && draft.contains(run_path.trim_start_matches("/runs/")), "{draft}");
+    shot("draft");
+    // the co-chair cannot reach a member's pages, however the URL is typed
+    browser.goto(&format!("{base}/members/IDN/returns"));
+    assert!(browser.text().contains("a co-chair account cannot do this"), "{}", browser.text());
+}
+
+/// The data cells of a page's first table, row by row.
+fn table_rows(html: &str) -> Vec<Vec<String>> {
+    let body = html.split("<tbody>").nth(1).unwrap().split("</tbody>").next().unwrap();
+    body.split("<tr>")
+        .skip(1)
+        .map(|r| r.split("<td>").skip(1).map(|c| c.split("</td>").next().unwrap().to_string()).collect())
+        .collect()
+}
+
+#[test]
+fn tables_are_sorted_paged_and_downloaded_as_the_run_wrote_them() {
+    let site = Site::golden(1024 * 1024);
+    let chair = site.login("chair");
+    let (_, run) = site.run(&site.login("secretariat"));
+    let path = format!("/runs/{run}/tables/enforcement_by_member");
+    let column = |rows: &[Vec<String>], i: usize| rows.iter().map(|r| r[i].parse::<i64>().unwrap()).collect::<Vec<_>>();
+    // persons_involved is the tenth column, largest first
+    let sorted = table_rows(&site.get(&format!("{path}?sort=persons_involved&desc=true"), Some(&chair)).body);
+    let mut want = column(&sorted, 9);
+    want.sort_by(|a, b| b.cmp(a));
+    assert_eq!(column(&sorted, 9), want);
+    // three rows a page: the pages together are the whole table, in order
+    let mut paged = Vec::new();
+    for page in 1..=sorted.len().div_ceil(3) {
+        let html = site.get(&format!("{path}?sort=persons_involved&desc=true&per=3&page={page}"), Some(&chair)).body;
+        assert!(html.contains(&format!("page {page} of {}", sorted.len().div_ceil(3))), "{html}");
+        paged.extend(table_rows(&html));
+    }
+    assert_eq!(paged, sorted);
+    // the downloads are the run's own files, byte for byte
+    let manifest = site.rt.block_on(fedreport_store::manifest::read_manifest(&site.lake, &run)).unwrap();
+    let output = manifest.output("enforcement_by_member").unwrap();
+    for (ext, key) in [("csv", &output.csv.key), ("parquet", &output.parquet.key)] {
+        let r = site.get(&format!("{path}.{ext}"), Some(&chair));
+        assert_eq!(r.status, StatusCode::OK);
+        let stored = site.rt.block_on(site.lake.get(key)).unwrap();
+        assert_eq!(r.bytes, &stored[..], "the {ext} download is the run's file");
+        let disposition = r.headers[header::CONTENT_DISPOSITION].to_str().unwrap();
+        assert!(disposition.contains(&format!("enforcement_by_member-{run}.{ext}")), "{disposition}");
+    }
+}
