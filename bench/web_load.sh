@@ -13,8 +13,11 @@ cd "$(dirname "$0")/.."
 ROUNDS=${1:-3}
 ROWS=${2:-2000}
 TARGET=${CARGO_TARGET_DIR:-target}/release
-cargo build --release -q --bin fedreport -p fedreport
-cargo build --release -q -p fedreport-web --example load
+# The test command's build has both (cargo test builds the examples); building
+# them with other package or feature selections would recompile DataFusion.
+if [ ! -x "$TARGET/fedreport" ] || [ ! -x "$TARGET/examples/load" ]; then
+  cargo test --release --workspace --features fedreport/ballista --no-run -q
+fi
 WORK=$(mktemp -d)
 SERVER=
 trap '[ -n "$SERVER" ] && kill "$SERVER" 2>/dev/null; rm -rf "$WORK"' EXIT

@@ -127,6 +127,19 @@ pub const WINDOW_SECS: i64 = 15 * 60;
 /// Shortest password accepted.
 pub const MIN_PASSWORD: usize = 12;
 
+/// Run argon2 work (19 MiB and tens of milliseconds a hash) off the async
+/// threads, at most one hash per core at a time: a crowd signing in at once
+/// queues instead of holding 19 MiB each (45 focal points at once peaked at
+/// 899 MiB before this bound; docs/benchmarks.md).
+async fn with_argon2<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Result<T> {
+    static CORES: std::sync::OnceLock<tokio::sync::Semaphore> = std::sync::OnceLock::new();
+    let cores = CORES.get_or_init(|| {
+        tokio::sync::Semaphore::new(std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2))
+    });
+    let _turn = cores.acquire().await.map_err(|e| AccessError::Hash(e.to_string()))?;
+    tokio::task::spawn_blocking(work).await.map_err(|e| AccessError::Hash(e.to_string()))
+}
+
 /// The accounts of one lake.
 #[derive(Debug, Clone)]
 pub struct Accounts {
@@ -259,9 +272,7 @@ impl Accounts {
         if self.get(&new.username).await?.is_some() {
             return Err(AccessError::Invalid(format!("there is already an account {}", new.username)));
         }
-        let password = tokio::task::spawn_blocking(move || hash(&new.password))
-            .await
-            .map_err(|e| AccessError::Hash(e.to_string()))??;
+        let password = with_argon2(move || hash(&new.password)).await??;
         let account = Account {
             username: new.username,
             role: new.role,
@@ -309,8 +320,7 @@ impl Accounts {
     pub async fn reset(&self, username: &str, password: &str, by: &str) -> Result<Account> {
         check_password(password)?;
         let owned = password.to_string();
-        let phc =
-            tokio::task::spawn_blocking(move || hash(&owned)).await.map_err(|e| AccessError::Hash(e.to_string()))??;
+        let phc = with_argon2(move || hash(&owned)).await??;
         self.change(username, by, "password reset", |a| {
             a.password = phc;
             a.session_epoch += 1;
@@ -354,16 +364,10 @@ impl Accounts {
         }
         let phc = match &account {
             Some(a) => a.password.clone(),
-            None => tokio::task::spawn_blocking(|| decoy().to_string())
-                .await
-                .map_err(|e| AccessError::Hash(e.to_string()))?,
+            None => with_argon2(|| decoy().to_string()).await?,
         };
         let given = password.to_string();
-        let ok = tokio::task::spawn_blocking(move || {
-            Argon2::default().verify_password(given.as_bytes(), phc.as_str()).is_ok()
-        })
-        .await
-        .map_err(|e| AccessError::Hash(e.to_string()))?;
+        let ok = with_argon2(move || Argon2::default().verify_password(given.as_bytes(), phc.as_str()).is_ok()).await?;
         match account {
             Some(a) if ok => Ok(LoginOutcome::Ok(Box::new(a))),
             Some(a) => {
