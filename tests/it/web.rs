@@ -747,3 +747,103 @@ fn tables_are_sorted_paged_and_downloaded_as_the_run_wrote_them() {
         assert!(disposition.contains(&format!("enforcement_by_member-{run}.{ext}")), "{disposition}");
     }
 }
+
+/// `fedreport` with a password on standard input.
+fn fedreport(args: &[&str], stdin: &str) -> std::process::Output {
+    use std::io::Write;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_fedreport"))
+        .args(args)
+        .env_remove("FEDREPORT_PASSWORD")
+        .env_remove("FEDREPORT_LAKE")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn accounts_are_managed_from_the_cli_and_serve_answers() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = dir.path().join("lake");
+    std::fs::create_dir_all(&lake).unwrap();
+    let lake = lake.to_str().unwrap();
+    let ok = |args: &[&str], stdin: &str| {
+        let o = fedreport(args, stdin);
+        assert!(o.status.success(), "{args:?}: {}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8(o.stdout).unwrap()
+    };
+    let refused = |args: &[&str], stdin: &str| {
+        let o = fedreport(args, stdin);
+        assert!(!o.status.success(), "{args:?} was accepted");
+        String::from_utf8(o.stderr).unwrap()
+    };
+    assert!(ok(&["user", "list", "--lake", lake], "").contains("no accounts yet"));
+    let added = ok(&["user", "add", "sec1", "--role", "secretariat", "--lake", lake], "a long test passphrase\n");
+    assert!(added.contains("sec1") && added.contains("secretariat"), "{added}");
+    ok(
+        &["user", "add", "aus-fp", "--role", "focal-point", "--member", "AUS", "--lake", lake],
+        "another long passphrase\n",
+    );
+    // refusals that say what to do
+    for (args, stdin, says) in [
+        (vec!["user", "add", "sec1", "--role", "secretariat"], "a long test passphrase\n", "already an account"),
+        (
+            vec!["user", "add", "x-fp", "--role", "focal-point", "--member", "UNHCR"],
+            "a long test passphrase\n",
+            "not a state or territory",
+        ),
+        (
+            vec!["user", "add", "y", "--role", "minister"],
+            "a long test passphrase\n",
+            "focal-point, secretariat, co-chair, observer",
+        ),
+        (vec!["user", "add", "z", "--role", "observer"], "a long test passphrase\n", "3 to 64 lower-case letters"),
+        (vec!["user", "add", "zed", "--role", "observer"], "short\n", "at least 12 characters"),
+        (vec!["user", "disable", "nobody"], "", "nobody"),
+    ] {
+        let mut args = args.clone();
+        args.extend(["--lake", lake]);
+        let e = refused(&args, stdin);
+        assert!(e.contains(says), "{args:?} should say {says:?}: {e}");
+    }
+    let listed = ok(&["user", "list", "--lake", lake], "");
+    assert!(listed.contains("aus-fp") && listed.contains("AUS") && listed.contains("sec1"), "{listed}");
+    assert!(ok(&["user", "disable", "aus-fp", "--lake", lake], "").contains("DISABLED"));
+    assert!(ok(&["user", "enable", "aus-fp", "--lake", lake], "").contains("active"));
+    ok(&["user", "reset", "aus-fp", "--lake", lake], "a third long passphrase\n");
+
+    // serve (our own binary, on a loopback port: nothing to skip): the
+    // sign-in page, and a signed-in page only with a session
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let mut server = std::process::Command::new(env!("CARGO_BIN_EXE_fedreport"))
+        .args(["serve", "--lake", lake, "--listen", &format!("127.0.0.1:{port}")])
+        .arg("--session-key")
+        .arg(dir.path().join("session.key"))
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(start.elapsed() < Duration::from_secs(30), "fedreport serve did not listen within 30 s");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let get = |path: &str| {
+        use std::io::{Read, Write};
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        write!(s, "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").unwrap();
+        let mut out = String::new();
+        s.read_to_string(&mut out).unwrap();
+        out
+    };
+    let login = get("/login");
+    let board = get("/board");
+    let _ = server.kill();
+    let _ = server.wait();
+    assert!(login.starts_with("HTTP/1.1 200") && login.contains("Sign in"), "{login}");
+    assert!(board.starts_with("HTTP/1.1 303") && board.contains("location: /login?next=/board"), "{board}");
+    let key = std::fs::read_to_string(dir.path().join("session.key")).unwrap();
+    assert_eq!(key.len(), 128, "serve made its session key");
+}
