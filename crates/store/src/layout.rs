@@ -167,6 +167,20 @@ pub fn staging(member: &str, upload_id: &str) -> String {
     format!("staging/{member}/{upload_id}/")
 }
 
+/// Folder of the audit log.
+pub const AUDIT: &str = "audit/";
+
+/// One event of the audit log: its sequence number, zero-padded so keys sort in order.
+pub fn audit_event(seq: u64) -> String {
+    format!("{AUDIT}{seq:012}.json")
+}
+
+/// The sequence number of an audit-log key.
+pub fn parse_audit_event(key: &str) -> Option<u64> {
+    let n = key.strip_prefix(AUDIT)?.strip_suffix(".json")?;
+    if n.len() == 12 && n.bytes().all(|b| b.is_ascii_digit()) { n.parse().ok() } else { None }
+}
+
 /// The progress record of work the web front started.
 pub fn job(job_id: &str) -> String {
     format!("jobs/{job_id}.json")

@@ -5,12 +5,14 @@
 //! local folder or an object-store URL — into an [`object_store::ObjectStore`]
 //! ([`lake::build_store`]), submission into a member's inbox, the intake that
 //! decides every pending inbox file, the read side (receipts, the current
-//! accepted versions, the completeness board), and the run manifest with
-//! reading a run's published tables back.
+//! accepted versions, the completeness board), the run manifest with
+//! reading a run's published tables back, and the hash-chained audit log
+//! ([`audit`]).
 //!
 //! It relies only on the object-store API — conditional creates
 //! (`PutMode::Create`) for anything immutable — never on a file system.
 
+pub mod audit;
 pub mod error;
 pub mod intake;
 pub mod lake;

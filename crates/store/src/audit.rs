@@ -1,0 +1,246 @@
+//! The audit log: who did what, when, why, to which object — append-only
+//! events in the lake (`audit/{seq}.json`), each written with a conditional
+//! create so an event is never overwritten and two people acting at once
+//! never both take the same place, and each carrying the sha256 of the event
+//! before it, so a removed, edited or reordered event breaks the chain that
+//! [`verify`] walks.
+//!
+//! What the chain cannot show by itself: an edit of the newest event (no
+//! later event holds its hash). Keep the head hash [`verify`] returns
+//! somewhere else (a run's manifest, a meeting record) to pin it.
+
+use bytes::Bytes;
+use chrono::{SecondsFormat, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::lake::{Created, Lake};
+use crate::layout::{self, sha256_hex};
+use crate::{Result, StoreError};
+
+/// One event as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Event {
+    /// Its place in the log, from 1, the same as its key.
+    pub seq: u64,
+    pub at: String,
+    /// The account (or `cli:{user}`) that acted.
+    pub who: String,
+    /// What was done, e.g. `return.approve`, `cycle.lock`.
+    pub action: String,
+    /// The object it concerns, e.g. a submission id, `cycle/2012`, a run id.
+    pub object: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub member: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub year: Option<i32>,
+    /// The reason given, when one is asked for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub why: Option<String>,
+    /// sha256 of the previous event's stored bytes; empty for the first.
+    pub prev: String,
+}
+
+/// An event to append.
+#[derive(Debug, Clone, Default)]
+pub struct NewEvent {
+    pub who: String,
+    pub action: String,
+    pub object: String,
+    pub member: Option<String>,
+    pub year: Option<i32>,
+    pub why: Option<String>,
+}
+
+/// The newest event and its stored bytes.
+async fn head(lake: &Lake) -> Result<Option<(u64, Bytes)>> {
+    let newest =
+        lake.list(layout::AUDIT).await?.iter().filter_map(|m| layout::parse_audit_event(&lake.rel(&m.location))).max();
+    match newest {
+        None => Ok(None),
+        Some(seq) => Ok(Some((seq, lake.get(&layout::audit_event(seq)).await?))),
+    }
+}
+
+/// Append an event after the newest one. When another writer takes the
+/// place first, read the new head and try again: both events are kept, in
+/// the order the store decided.
+pub async fn append(lake: &Lake, new: NewEvent) -> Result<Event> {
+    loop {
+        let (seq, prev) = match head(lake).await? {
+            None => (1, String::new()),
+            Some((seq, bytes)) => (seq + 1, sha256_hex(&bytes)),
+        };
+        let event = Event {
+            seq,
+            at: Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true),
+            who: new.who.clone(),
+            action: new.action.clone(),
+            object: new.object.clone(),
+            member: new.member.clone(),
+            year: new.year,
+            why: new.why.clone(),
+            prev,
+        };
+        let key = layout::audit_event(seq);
+        let body = serde_json::to_vec(&event).map_err(|source| StoreError::Json { path: key.clone(), source })?;
+        if matches!(lake.put_new(&key, Bytes::from(body)).await?, Created::Written) {
+            return Ok(event);
+        }
+    }
+}
+
+/// Every event, oldest first, as stored (not checked: see [`verify`]).
+pub async fn read(lake: &Lake) -> Result<Vec<Event>> {
+    let mut seqs: Vec<u64> = lake
+        .list(layout::AUDIT)
+        .await?
+        .iter()
+        .filter_map(|m| layout::parse_audit_event(&lake.rel(&m.location)))
+        .collect();
+    seqs.sort_unstable();
+    let mut out = Vec::with_capacity(seqs.len());
+    for seq in seqs {
+        let key = layout::audit_event(seq);
+        let bytes = lake.get(&key).await?;
+        out.push(serde_json::from_slice(&bytes).map_err(|source| StoreError::Json { path: key, source })?);
+    }
+    Ok(out)
+}
+
+/// What [`verify`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// The chain is whole: this many events, and the newest one's sha256.
+    Whole { events: u64, head: String },
+    /// The first place where it is not, in words.
+    Broken { at: String, why: String },
+}
+
+/// Walk the chain from the first event: numbers without a gap, each event
+/// where its key says, each holding the hash of the one before.
+pub async fn verify(lake: &Lake) -> Result<Verdict> {
+    let mut seqs: Vec<u64> = lake
+        .list(layout::AUDIT)
+        .await?
+        .iter()
+        .filter_map(|m| layout::parse_audit_event(&lake.rel(&m.location)))
+        .collect();
+    seqs.sort_unstable();
+    let mut prev = String::new();
+    for (i, &seq) in seqs.iter().enumerate() {
+        let key = layout::audit_event(seq);
+        let broken = |why: String| Ok(Verdict::Broken { at: key.clone(), why });
+        let expected = i as u64 + 1;
+        if seq != expected {
+            return broken(format!("event {expected} is missing: the log jumps from {} to {seq}", expected - 1));
+        }
+        let bytes = lake.get(&key).await?;
+        let event: Event = match serde_json::from_slice(&bytes) {
+            Ok(e) => e,
+            Err(e) => return broken(format!("not an event ({e})")),
+        };
+        if event.seq != seq {
+            return broken(format!("the event says it is number {}, but is stored as {seq}: moved", event.seq));
+        }
+        if event.prev != prev {
+            return broken(format!(
+                "it names the event before it as sha256 {}, but that event is now {}: the earlier event was edited, or this one moved",
+                short(&event.prev),
+                short(&prev)
+            ));
+        }
+        prev = sha256_hex(&bytes);
+    }
+    Ok(Verdict::Whole { events: seqs.len() as u64, head: prev })
+}
+
+fn short(hash: &str) -> &str {
+    if hash.is_empty() { "(none)" } else { &hash[..hash.len().min(12)] }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(i: usize) -> NewEvent {
+        NewEvent {
+            who: format!("user{}", i % 3),
+            action: "return.approve".into(),
+            object: format!("s-{i}"),
+            member: Some("AUS".into()),
+            year: Some(2012),
+            why: i.is_multiple_of(2).then(|| "checked against last year's figures".into()),
+        }
+    }
+
+    async fn log(n: usize) -> (tempfile::TempDir, Lake) {
+        let dir = tempfile::tempdir().unwrap();
+        let lake = Lake::open(&dir.path().to_string_lossy()).unwrap();
+        for i in 0..n {
+            append(&lake, event(i)).await.unwrap();
+        }
+        (dir, lake)
+    }
+
+    fn file(dir: &tempfile::TempDir, seq: u64) -> std::path::PathBuf {
+        dir.path().join(layout::audit_event(seq))
+    }
+
+    #[tokio::test]
+    async fn a_whole_log_verifies_and_reads_back_in_order() {
+        let (_dir, lake) = log(5).await;
+        let events = read(&lake).await.unwrap();
+        assert_eq!(events.iter().map(|e| e.seq).collect::<Vec<_>>(), [1, 2, 3, 4, 5]);
+        assert_eq!(events[2].object, "s-2");
+        assert_eq!(events[0].prev, "");
+        match verify(&lake).await.unwrap() {
+            Verdict::Whole { events, head } => assert_eq!((events, head.len()), (5, 64)),
+            broken => panic!("{broken:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_deleted_an_edited_and_a_reordered_event_are_found() {
+        // deleted
+        let (dir, lake) = log(5).await;
+        std::fs::remove_file(file(&dir, 3)).unwrap();
+        let Verdict::Broken { at, why } = verify(&lake).await.unwrap() else { panic!("a deletion passed") };
+        assert!(at.ends_with("000000000004.json") && why.contains("event 3 is missing"), "{at}: {why}");
+        // edited: a reason rewritten after the fact
+        let (dir, lake) = log(5).await;
+        let text = std::fs::read_to_string(file(&dir, 2)).unwrap().replace("\"user1\"", "\"user2\"");
+        std::fs::write(file(&dir, 2), text).unwrap();
+        let Verdict::Broken { at, why } = verify(&lake).await.unwrap() else { panic!("an edit passed") };
+        assert!(at.ends_with("000000000003.json") && why.contains("edited"), "{at}: {why}");
+        // reordered: two events swapped
+        let (dir, lake) = log(5).await;
+        let (a, b) = (std::fs::read(file(&dir, 2)).unwrap(), std::fs::read(file(&dir, 4)).unwrap());
+        std::fs::write(file(&dir, 2), b).unwrap();
+        std::fs::write(file(&dir, 4), a).unwrap();
+        let Verdict::Broken { at, why } = verify(&lake).await.unwrap() else { panic!("a reordering passed") };
+        assert!(at.ends_with("000000000002.json") && why.contains("moved"), "{at}: {why}");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn writers_at_once_never_take_the_same_place() {
+        let (_dir, lake) = log(0).await;
+        let tasks: Vec<_> = (0..24)
+            .map(|i| {
+                let lake = lake.clone();
+                tokio::spawn(async move { append(&lake, event(i)).await.unwrap().seq })
+            })
+            .collect();
+        let mut seqs = Vec::new();
+        for t in tasks {
+            seqs.push(t.await.unwrap());
+        }
+        seqs.sort_unstable();
+        assert_eq!(seqs, (1..=24).collect::<Vec<u64>>(), "every writer got its own place");
+        let events = read(&lake).await.unwrap();
+        let mut objects: Vec<_> = events.iter().map(|e| e.object.clone()).collect();
+        objects.sort();
+        objects.dedup();
+        assert_eq!(objects.len(), 24, "no event was lost");
+        assert!(matches!(verify(&lake).await.unwrap(), Verdict::Whole { events: 24, .. }));
+    }
+}
