@@ -265,3 +265,16 @@ fn html_loads_offline_without_errors_and_prints_to_pdf() {
     assert_eq!(fedreport_render::pdf::console_messages(&log).len(), 1, "{log}");
     assert_eq!(fedreport_render::pdf::page_requests(&log), vec!["http://example.invalid/a.png".to_string()], "{log}");
 }
+
+/// One draft rendered alone (the web front's draft pages) is the same bytes
+/// as in the full set; a name no document writes is none.
+#[test]
+fn one_draft_alone_is_the_same_as_in_the_full_set() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = golden_run(dir.path());
+    let renderer = bali().renderer().unwrap();
+    for (file, bytes) in render(&run, &meeting()).unwrap() {
+        assert_eq!(renderer.render_file(&run, &meeting(), &file).unwrap(), Some(bytes), "{file}");
+    }
+    assert_eq!(renderer.render_file(&run, &meeting(), "manifest.json").unwrap(), None);
+}

@@ -315,9 +315,12 @@ fn a_focal_point_cannot_reach_another_members_files_by_crafting_urls() {
         "/runs/..%2Faccounts/tables/x.csv".to_string(),
         "/runs/r-x/drafts/..%2F..%2Faccounts%2Faus%2Fv000001.json".to_string(),
     ] {
+        // AUS's own member pages look only in AUS's folders (404); runs and
+        // drafts are not a focal point's to read at all (403)
+        let want = if url.starts_with("/members/") { StatusCode::NOT_FOUND } else { StatusCode::FORBIDDEN };
         let r = site.get(&url, Some(&aus));
-        assert!(matches!(r.status, StatusCode::NOT_FOUND | StatusCode::FORBIDDEN), "{url}: {}", r.status);
-        assert!(!r.body.contains(&idn_receipt) || url.contains(&idn_receipt), "{url} shows IDN's receipt");
+        assert_eq!(r.status, want, "{url}: {}", r.body);
+        assert!(!r.body.contains("J-2012-001"), "{url} shows IDN's return");
     }
     let r = site.post_form(&format!("/members/AUS/uploads/{upload}/submit"), Some(&aus), "");
     assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.body);
@@ -383,22 +386,20 @@ fn hostile_text_in_a_return_is_shown_as_text() {
         assert!(csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"), "{csp}");
     }
     let page = site.get(&format!("/members/IDN/uploads/{upload}"), Some(&idn)).body;
-    // every finding a person acts on: the row, the column, the value, the rule, the fix
+    // every finding a person acts on, a table row each: row, column, value, rule, what to do
+    let found: Vec<Vec<String>> = table_rows(&page).into_iter().map(|r| r[..4].to_vec()).collect();
+    let want = [
+        ["1", "partner_member", "<code>aus</code>", "E_CODELIST"],
+        ["2", "offence", "<code>&lt;script&gt;alert(&#x27;case&#x27;)&lt;&#x2f;script&gt;</code>", "E_CODELIST"],
+        ["2", "opened_date", "<code>2013-07-02</code>", "E_RANGE"],
+        ["2", "persons_involved", "<code>-3</code>", "E_RANGE"],
+        ["3", "offence", "<code>migrant_smugling</code>", "E_CODELIST"],
+        ["3", "partner_member", "–", "E_ROW_RULE"],
+    ];
+    assert_eq!(found, want.map(|r| r.map(String::from).to_vec()).to_vec(), "{page}");
     assert!(
-        page.contains("&lt;script&gt;alert(&#x27;case&#x27;)&lt;&#x2f;script&gt;") || page.contains("&lt;script&gt;"),
-        "{page}"
-    );
-    for (rule, column) in [
-        ("E_CODELIST", "partner_member"),
-        ("E_RANGE", "persons_involved"),
-        ("E_CODELIST", "offence"),
-        ("E_ROW_RULE", "partner_member"),
-    ] {
-        assert!(page.contains(rule) && page.contains(column), "{rule} on {column} missing:\n{page}");
-    }
-    assert!(
-        page.contains("Did you mean") || page.contains("did you mean"),
-        "the misspelt offence gets a suggestion:\n{page}"
+        page.contains("did you mean &#x27;migrant_smuggling&#x27;?") && page.contains("did you mean &#x27;AUS&#x27;?"),
+        "the misspelt offence and the lower-case partner get suggestions:\n{page}"
     );
     assert!(!page.contains("Submit this return"), "a file with errors cannot be submitted");
     // filtered by rule
@@ -441,11 +442,7 @@ fn wrong_passwords_are_throttled() {
     for _ in 0..fedreport_access::MAX_FAILURES {
         let r = site.post_form("/login", None, "username=aus&password=not+the+password");
         assert_eq!(r.status, StatusCode::UNAUTHORIZED);
-        assert!(
-            r.body.contains("did not match") || r.body.contains("not right") || r.body.contains("failed"),
-            "{}",
-            r.body
-        );
+        assert!(r.body.contains("Sign-in failed: the user name or the password is wrong."), "{}", r.body);
     }
     let right = format!("username=aus&password={}", PASSWORD.replace(' ', "+"));
     let r = site.post_form("/login", None, &right);
@@ -706,12 +703,18 @@ fn a_focal_point_the_secretariat_and_a_co_chair_in_chromium() {
     assert!(browser.text().contains("a co-chair account cannot do this"), "{}", browser.text());
 }
 
-/// The data cells of a page's first table, row by row.
+/// The data cells of a page's first table body, row by row (a cell's
+/// inner HTML, whatever the attributes of its `<tr>` and `<td>`).
 fn table_rows(html: &str) -> Vec<Vec<String>> {
     let body = html.split("<tbody>").nth(1).unwrap().split("</tbody>").next().unwrap();
-    body.split("<tr>")
+    body.split("<tr")
         .skip(1)
-        .map(|r| r.split("<td>").skip(1).map(|c| c.split("</td>").next().unwrap().to_string()).collect())
+        .map(|r| {
+            r.split("<td")
+                .skip(1)
+                .map(|c| c.split_once('>').unwrap().1.split("</td>").next().unwrap().to_string())
+                .collect()
+        })
         .collect()
 }
 

@@ -129,6 +129,38 @@ impl Renderer {
 
     /// Render every document: (file name, bytes), in a fixed order.
     pub fn render(&self, run: &RunData, meeting: &Meeting) -> Result<Vec<(String, Vec<u8>)>> {
+        let value = self.context(run, meeting)?;
+        let mut out = Vec::new();
+        for d in &self.documents {
+            for (template, file) in d.outputs() {
+                out.push((file, self.render_template(template, &value)?));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Render the one output named `file` (e.g. `ministerial-briefing.html`),
+    /// or `None` when no document writes it.
+    pub fn render_file(&self, run: &RunData, meeting: &Meeting, file: &str) -> Result<Option<Vec<u8>>> {
+        let Some((template, _)) = self.documents.iter().flat_map(|d| d.outputs()).find(|(_, f)| f == file) else {
+            return Ok(None);
+        };
+        Ok(Some(self.render_template(template, &self.context(run, meeting)?)?))
+    }
+
+    fn render_template(&self, template: &str, value: &minijinja::Value) -> Result<Vec<u8>> {
+        let t = self
+            .env
+            .get_template(template)
+            .map_err(|e| RenderError::Template { name: template.to_string(), message: e.to_string() })?;
+        let text = t
+            .render(value.clone())
+            .map_err(|e| RenderError::Template { name: template.to_string(), message: describe(&e) })?;
+        Ok(text.into_bytes())
+    }
+
+    /// What every template sees: the meeting, the run, its facts, charts and annex.
+    fn context(&self, run: &RunData, meeting: &Meeting) -> Result<minijinja::Value> {
         let registry = self.contract.registry();
         let words = words::Words::new(&self.contract);
         let facts = facts::Facts::from_run(run, registry, &words)?;
@@ -142,21 +174,7 @@ impl Renderer {
             tables: run.tables.clone(),
             documents: self.documents.clone(),
         };
-        let value = minijinja::Value::from(minijinja::value::Serde(&ctx));
-        let mut out = Vec::new();
-        for d in &self.documents {
-            for (template, file) in d.outputs() {
-                let t = self
-                    .env
-                    .get_template(template)
-                    .map_err(|e| RenderError::Template { name: template.to_string(), message: e.to_string() })?;
-                let text = t
-                    .render(value.clone())
-                    .map_err(|e| RenderError::Template { name: template.to_string(), message: describe(&e) })?;
-                out.push((file, text.into_bytes()));
-            }
-        }
-        Ok(out)
+        Ok(minijinja::Value::from(minijinja::value::Serde(&ctx)))
     }
 
     /// Render every document into `dir`; returns the files written.

@@ -51,11 +51,21 @@ pub struct NewEvent {
     pub why: Option<String>,
 }
 
+/// The sequence numbers in the log, in order.
+async fn seqs(lake: &Lake) -> Result<Vec<u64>> {
+    let mut seqs: Vec<u64> = lake
+        .list(layout::AUDIT)
+        .await?
+        .iter()
+        .filter_map(|m| layout::parse_audit_event(&lake.rel(&m.location)))
+        .collect();
+    seqs.sort_unstable();
+    Ok(seqs)
+}
+
 /// The newest event and its stored bytes.
 async fn head(lake: &Lake) -> Result<Option<(u64, Bytes)>> {
-    let newest =
-        lake.list(layout::AUDIT).await?.iter().filter_map(|m| layout::parse_audit_event(&lake.rel(&m.location))).max();
-    match newest {
+    match seqs(lake).await?.last().copied() {
         None => Ok(None),
         Some(seq) => Ok(Some((seq, lake.get(&layout::audit_event(seq)).await?))),
     }
@@ -91,13 +101,7 @@ pub async fn append(lake: &Lake, new: NewEvent) -> Result<Event> {
 
 /// Every event, oldest first, as stored (not checked: see [`verify`]).
 pub async fn read(lake: &Lake) -> Result<Vec<Event>> {
-    let mut seqs: Vec<u64> = lake
-        .list(layout::AUDIT)
-        .await?
-        .iter()
-        .filter_map(|m| layout::parse_audit_event(&lake.rel(&m.location)))
-        .collect();
-    seqs.sort_unstable();
+    let seqs = seqs(lake).await?;
     let mut out = Vec::with_capacity(seqs.len());
     for seq in seqs {
         let key = layout::audit_event(seq);
@@ -119,13 +123,7 @@ pub enum Verdict {
 /// Walk the chain from the first event: numbers without a gap, each event
 /// where its key says, each holding the hash of the one before.
 pub async fn verify(lake: &Lake) -> Result<Verdict> {
-    let mut seqs: Vec<u64> = lake
-        .list(layout::AUDIT)
-        .await?
-        .iter()
-        .filter_map(|m| layout::parse_audit_event(&lake.rel(&m.location)))
-        .collect();
-    seqs.sort_unstable();
+    let seqs = seqs(lake).await?;
     let mut prev = String::new();
     for (i, &seq) in seqs.iter().enumerate() {
         let key = layout::audit_event(seq);

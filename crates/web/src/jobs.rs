@@ -4,7 +4,7 @@
 //! polls it (htmx, or a plain refresh without JavaScript).
 
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bytes::Bytes;
 use chrono::{SecondsFormat, Utc};
@@ -52,9 +52,7 @@ async fn save(state: &AppState, job: &Job) {
 
 /// Read a job.
 pub async fn read(state: &AppState, id: &str) -> Option<Job> {
-    if !id.starts_with("j-") || !id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
-        return None;
-    }
+    crate::handlers::checked_id(id, "j-", "job").ok()?;
     let bytes = state.lake().get_opt(&layout::job(id)).await.ok()??;
     serde_json::from_slice(&bytes).ok()
 }
@@ -82,12 +80,13 @@ pub async fn start_run(state: &AppState, year: i32, by: &str) -> String {
     // thread of its own and drives its future there.
     tokio::task::spawn_blocking(move || {
         handle.block_on(async move {
-            // progress events update a shared record; it is written at most twice a second
-            let shared = Arc::new(Mutex::new((job, Instant::now() - Duration::from_secs(1), false)));
+            // progress events update a shared record (and mark it changed); it
+            // is written to the lake at most twice a second
+            let shared = Arc::new(Mutex::new((job, false)));
             let progress_of = shared.clone();
             let mut progress = move |p: Progress| {
                 let mut g = progress_of.lock().expect("job lock");
-                let (job, _, dirty) = &mut *g;
+                let (job, dirty) = &mut *g;
                 match p {
                     Progress::Pinning { done, total } => {
                         job.doing = "pinning the accepted returns".into();
@@ -111,11 +110,10 @@ pub async fn start_run(state: &AppState, year: i32, by: &str) -> String {
                         if g.0.state != JobState::Running {
                             return;
                         }
-                        if !g.2 {
+                        if !g.1 {
                             continue;
                         }
-                        g.2 = false;
-                        g.1 = Instant::now();
+                        g.1 = false;
                         g.0.clone()
                     };
                     save(&writer_state, &snapshot).await;

@@ -20,13 +20,10 @@ pub async fn draft(
     Path((id, file)): Path<(String, String)>,
 ) -> Result<Response> {
     fedreport_access::authorize(&user, &Action::ReadDrafts)?;
-    if !id.starts_with("r-") || !id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
-        return Err(AppError::NotFound(format!("there is no run {id}")));
-    }
-    let renderer = &state.0.renderer;
-    let known = renderer.documents().iter().flat_map(|d| d.outputs()).any(|(_, f)| f == file);
-    if !known {
-        return Err(AppError::NotFound(format!("there is no draft {file}")));
+    super::checked_id(&id, "r-", "run")?;
+    let no_draft = || AppError::NotFound(format!("there is no draft {file}"));
+    if !state.0.renderer.documents().iter().flat_map(|d| d.outputs()).any(|(_, f)| f == file) {
+        return Err(no_draft());
     }
     let run = RunData::from_lake(state.lake(), &id).await.map_err(|e| AppError::NotFound(e.to_string()))?;
     let forum = state.forum();
@@ -34,11 +31,7 @@ pub async fn draft(
         .meeting_for(run.manifest.cycle_year)
         .or_else(|| forum.latest_meeting())
         .ok_or_else(|| AppError::NotFound("the forum has no meeting file to draft for".into()))?;
-    let files = renderer.render(&run, meeting).map_err(AppError::internal)?;
-    let (_, bytes) = files
-        .into_iter()
-        .find(|(f, _)| *f == file)
-        .ok_or_else(|| AppError::NotFound(format!("there is no draft {file}")))?;
+    let bytes = state.0.renderer.render_file(&run, meeting, &file).map_err(AppError::internal)?.ok_or_else(no_draft)?;
     let kind = if file.ends_with(".html") { "text/html; charset=utf-8" } else { "text/markdown; charset=utf-8" };
     let mut r = bytes.into_response();
     r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(kind));

@@ -14,6 +14,7 @@ use minijinja::context;
 use minijinja::value::Serde;
 use serde::{Deserialize, Serialize};
 
+use super::checked_id;
 use crate::auth::CurrentUser;
 use crate::error::{AppError, Result};
 use crate::page::page;
@@ -38,11 +39,6 @@ fn upload_id() -> String {
     format!("u-{}-{}", Utc::now().format("%Y%m%dT%H%M%S%3fZ"), &r[..8])
 }
 
-fn check_id(id: &str, prefix: &str) -> Result<()> {
-    let ok = id.starts_with(prefix) && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
-    if ok { Ok(()) } else { Err(AppError::NotFound(format!("there is no {id}"))) }
-}
-
 /// A member code of the registry, or 404.
 fn member_code(state: &AppState, member: &str) -> Result<()> {
     if state.forum().contract.registry().is_reporting_member(member) {
@@ -53,7 +49,7 @@ fn member_code(state: &AppState, member: &str) -> Result<()> {
 }
 
 async fn read_upload(state: &AppState, member: &str, id: &str) -> Result<(Upload, Report)> {
-    check_id(id, "u-")?;
+    checked_id(id, "u-", "upload")?;
     let folder = layout::staging(member, id);
     let lake = state.lake();
     let (Some(u), Some(r)) = (
@@ -290,9 +286,7 @@ pub async fn receipt(
     Path((member, id)): Path<(String, String)>,
 ) -> Result<Html<String>> {
     fedreport_access::authorize(&user, &Action::SeeReturns { member: &member })?;
-    if !id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
-        return Err(AppError::NotFound(format!("there is no receipt {id}")));
-    }
+    checked_id(&id, "s-", "receipt")?;
     let r = receipt::read(state.lake(), &member, &id).await.map_err(AppError::internal)?.ok_or_else(|| {
         AppError::NotFound(format!(
             "there is no receipt {id} for {member}; if it was submitted just now, intake has not decided it yet"

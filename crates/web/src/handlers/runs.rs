@@ -12,6 +12,7 @@ use minijinja::value::Serde;
 use serde::Deserialize;
 use serde_json::Value;
 
+use super::checked_id;
 use crate::auth::CurrentUser;
 use crate::error::{AppError, Result};
 use crate::jobs::{self, JobState};
@@ -20,14 +21,6 @@ use crate::state::AppState;
 
 /// Rows of a table shown per page, unless the address asks for 1 to 500.
 const PAGE: usize = 50;
-
-fn check_run_id(id: &str) -> Result<()> {
-    if id.starts_with("r-") && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
-        Ok(())
-    } else {
-        Err(AppError::NotFound(format!("there is no run {id}")))
-    }
-}
 
 pub async fn runs(State(state): State<AppState>, CurrentUser(user): CurrentUser) -> Result<Html<String>> {
     fedreport_access::authorize(&user, &Action::SeeRuns)?;
@@ -86,7 +79,7 @@ pub async fn run(
     Path(id): Path<String>,
 ) -> Result<Html<String>> {
     fedreport_access::authorize(&user, &Action::SeeRuns)?;
-    check_run_id(&id)?;
+    checked_id(&id, "r-", "run")?;
     let m = read_manifest(state.lake(), &id).await.map_err(|e| AppError::NotFound(e.to_string()))?;
     let tables: Vec<_> = m
         .outputs
@@ -147,7 +140,7 @@ pub async fn table(
     Query(q): Query<TableQuery>,
 ) -> Result<Response> {
     fedreport_access::authorize(&user, &Action::SeeRuns)?;
-    check_run_id(&id)?;
+    checked_id(&id, "r-", "run")?;
     let m = read_manifest(state.lake(), &id).await.map_err(|e| AppError::NotFound(e.to_string()))?;
     let (name, ext) = match table.rsplit_once('.') {
         Some((n, e @ ("csv" | "parquet"))) => (n.to_string(), Some(e)),
