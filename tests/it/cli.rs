@@ -33,6 +33,11 @@ fn every_verb_has_help() {
         "render",
         "access-policy",
         "demo",
+        "log",
+        "review",
+        "cycle",
+        "draft",
+        "diff",
     ] {
         let o = fedreport(&[verb, "--help"]);
         assert!(o.status.success(), "{verb} --help: {}", text(&o));
@@ -258,6 +263,28 @@ fn demo_runs_the_whole_chain_and_refuses_a_foreign_folder() {
     let t = text(&o);
     assert!(t.contains("rejected with receipts") && t.contains("1 identical resubmissions"), "{t}");
     assert!(t.contains("Reporting completeness 2012") && t.contains("persons moved irregularly by sea"), "{t}");
+    // one full cycle: a return sent back and corrected, approvals, the lock, the review, the clearance
+    for says in [
+        "review: sent back ",
+        "correction: ",
+        "(late: after the deadline)",
+        "returns of 2012 approved",
+        "cycle 2012 locked by the secretariat (secretariat) on ",
+        "final: cleared by every co-chair (co-chair-",
+        "files frozen",
+        "chain whole",
+    ] {
+        assert!(t.contains(says), "the demo says {says:?}: {t}");
+    }
+    let lake = out.join("lake");
+    let l = lake.to_string_lossy();
+    let o = fedreport(&["log", "--lake", &l, "--verify"]);
+    assert!(o.status.success() && text(&o).starts_with("the log is whole"), "{}", text(&o));
+    let frozen = std::fs::read_dir(lake.join("runs"))
+        .unwrap()
+        .filter(|r| r.as_ref().unwrap().path().join("final").is_dir())
+        .count();
+    assert_eq!(frozen, 1, "the cleared drafts are frozen");
     for f in [
         "drafts/cochairs-statement.md",
         "drafts/ministerial-briefing.html",

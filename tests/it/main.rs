@@ -9,6 +9,7 @@ mod azure;
 mod ballista;
 mod browser;
 mod cli;
+mod cycle;
 mod drafts;
 mod faults;
 mod forum;

@@ -178,7 +178,8 @@ fn fixture(name: &str) -> Vec<u8> {
 
 /// What each person gets from each route, as a word: `page` (200), `go`
 /// (a redirect inside the site), `login` (sent to sign in), `no` (403),
-/// `bad` (401, wrong password). Columns: nobody, aus, chair, observer,
+/// `bad` (401, wrong password), `refused` (409: allowed, but the state of
+/// the cycle does not let it happen). Columns: nobody, aus, chair, observer,
 /// secretariat. Paths name IDN, so the AUS focal point is a stranger there.
 const EXPECTED: &[(&str, &str, [&str; 5])] = &[
     ("GET", "/login", ["page", "page", "page", "page", "page"]),
@@ -199,10 +200,22 @@ const EXPECTED: &[(&str, &str, [&str; 5])] = &[
     ("GET", "/runs/{run}", ["login", "no", "page", "page", "page"]),
     ("GET", "/runs/{run}/tables/{table}", ["login", "no", "page", "page", "page"]),
     ("GET", "/runs/{run}/drafts/{file}", ["login", "no", "page", "page", "page"]),
+    ("GET", "/runs/{run}/changes?since={run}", ["login", "no", "page", "page", "page"]),
+    ("GET", "/members/{member}/returns/{dataset}/{year}", ["login", "no", "no", "page", "page"]),
+    ("GET", "/cycles/{year}", ["login", "no", "page", "page", "page"]),
+    ("GET", "/log", ["login", "no", "page", "page", "page"]),
     // the writes come last: the secretariat's change the lake
     ("POST", "/members/{member}/uploads", ["no", "no", "no", "no", "go"]),
     ("POST", "/members/{member}/uploads/{upload}/submit", ["no", "no", "no", "no", "go"]),
     ("POST", "/intake", ["no", "no", "no", "no", "page"]),
+    // IDN's enforcement return, submitted just above, is approved
+    ("POST", "/members/{member}/returns/{dataset}/{year}/review", ["no", "no", "no", "no", "go"]),
+    // the run was made before this lock: it cannot go up for review; its drafts are not up
+    ("POST", "/cycles/{year}", ["no", "no", "no", "no", "go"]),
+    ("POST", "/runs/{run}/review", ["no", "no", "no", "no", "refused"]),
+    ("POST", "/runs/{run}/comments", ["no", "no", "refused", "no", "no"]),
+    ("POST", "/runs/{run}/clear", ["no", "no", "refused", "no", "no"]),
+    // a run goes on in the background: last, so it writes while nothing else is checked
     ("POST", "/runs", ["no", "no", "no", "no", "go"]),
     ("POST", "/logout", ["go", "go", "go", "go", "go"]),
 ];
@@ -212,7 +225,7 @@ fn every_route_asks_for_role_and_member_on_the_server() {
     let site = Site::golden(1024 * 1024);
     // the table above is the router's, route for route
     let listed: Vec<_> = ROUTES.iter().map(|r| (r.method, r.path)).collect();
-    let mut tested: Vec<_> = EXPECTED.iter().map(|(m, p, _)| (*m, *p)).collect();
+    let mut tested: Vec<_> = EXPECTED.iter().map(|(m, p, _)| (*m, p.split('?').next().unwrap())).collect();
     let mut all = listed.clone();
     all.sort();
     tested.sort();
@@ -234,6 +247,7 @@ fn every_route_asks_for_role_and_member_on_the_server() {
             .replace("{run}", &run)
             .replace("{table}", "enforcement_regional")
             .replace("{file}", &draft)
+            .replace("{year}", "2012")
     };
     let cookies: Vec<Option<String>> =
         std::iter::once(None).chain(["aus", "chair", "observer", "secretariat"].map(|u| Some(site.login(u)))).collect();
@@ -249,6 +263,11 @@ fn every_route_asks_for_role_and_member_on_the_server() {
                     site.post_file(&url, cookie, "enforcement_2012.csv", &fixture("enforcement_2012.csv"))
                 }
                 (_, "/runs") => site.post_form(&url, cookie, "year=2012"),
+                (_, "/members/{member}/returns/{dataset}/{year}/review") => {
+                    site.post_form(&url, cookie, "action=approve")
+                }
+                (_, "/cycles/{year}") => site.post_form(&url, cookie, "action=lock&why=figures+agreed"),
+                (_, "/runs/{run}/comments") => site.post_form(&url, cookie, "paragraph=p1&text=a+comment"),
                 _ => site.post_form(&url, cookie, ""),
             };
             let got = match (r.status, r.location()) {
@@ -257,10 +276,11 @@ fn every_route_asks_for_role_and_member_on_the_server() {
                 (StatusCode::SEE_OTHER, l) if l.starts_with('/') => "go",
                 (StatusCode::FORBIDDEN, _) => "no",
                 (StatusCode::UNAUTHORIZED, _) => "bad",
+                (StatusCode::CONFLICT, _) => "refused",
                 (s, l) => panic!("{method} {url} as {who}: {s} {l}\n{}", r.body),
             };
             assert_eq!(got, *want, "{method} {url} as {who}: {} {}", r.status, r.location());
-            if matches!(got, "no" | "login" | "bad") {
+            if matches!(got, "no" | "login" | "bad" | "refused") {
                 let after = site.contents();
                 let failures = |m: &BTreeMap<String, u64>| {
                     m.keys().filter(|k| !k.contains("/failures/")).cloned().collect::<Vec<_>>()
@@ -273,7 +293,10 @@ fn every_route_asks_for_role_and_member_on_the_server() {
             }
             if got == "no" {
                 assert!(
-                    r.body.contains("cannot do this") || r.body.contains("not IDN") || r.body.contains("not signed in"),
+                    r.body.contains("cannot do this")
+                        || r.body.contains("not IDN")
+                        || r.body.contains("not signed in")
+                        || r.body.contains("only a co-chair comments on and clears drafts"),
                     "{}",
                     r.body
                 );
@@ -580,6 +603,50 @@ fn htmx_is_the_vendored_release() {
     }
 }
 
+/// The site served on a loopback port to a real browser, with the steps
+/// every tour takes: sign in, sign out, check a page at two widths and keep
+/// its screenshot.
+struct Tour<'a> {
+    browser: &'a Browser,
+    base: String,
+    shots: Option<std::path::PathBuf>,
+}
+
+impl<'a> Tour<'a> {
+    fn new(browser: &'a Browser, site: &Site) -> Tour<'a> {
+        let listener = site.rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
+        let base = format!("http://localhost:{}", listener.local_addr().unwrap().port());
+        site.rt.spawn(axum::serve(listener, site.app.clone()).into_future());
+        Tour { browser, base, shots: screenshot_dir() }
+    }
+
+    /// The page fits a 1280 px and a 390 px screen; its screenshot is kept as `web-{name}.png`.
+    fn shot(&self, name: &str) {
+        for (width, height) in [(1280, 900), (390, 844)] {
+            self.browser.size(width, height);
+            assert_eq!(self.browser.overflows(), None, "{name} runs off a {width} px screen");
+        }
+        self.browser.size(1280, 900);
+        if let Some(d) = &self.shots {
+            std::fs::write(d.join(format!("web-{name}.png")), self.browser.screenshot()).unwrap();
+        }
+    }
+
+    fn sign_in(&self, user: &str) {
+        self.browser.goto(&format!("{}/", self.base));
+        assert!(self.browser.path().starts_with("/login?next="), "{}", self.browser.path());
+        self.browser.fill("#username", user);
+        self.browser.fill("#password", PASSWORD);
+        self.browser.click("form.stack button[type=submit]");
+        self.browser
+            .wait_until("return !location.pathname.startsWith('/login') && document.readyState === 'complete'", 10);
+    }
+
+    fn sign_out(&self) {
+        self.browser.click_to("form.who button", "/login");
+    }
+}
+
 /// The text of IDN's enforcement cell on the completeness board.
 const IDN_ENFORCEMENT: &str = "const heads = [...document.querySelectorAll('table.board thead th')].map(t => t.innerText.trim());
      const row = [...document.querySelectorAll('table.board tbody tr')].find(r => r.querySelector('th').innerText.includes('IDN'));
@@ -589,29 +656,9 @@ const IDN_ENFORCEMENT: &str = "const heads = [...document.querySelectorAll('tabl
 fn a_focal_point_the_secretariat_and_a_co_chair_in_chromium() {
     let Some(browser) = Browser::start() else { return };
     let site = Site::golden(1024 * 1024);
-    let listener = site.rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
-    let base = format!("http://localhost:{}", listener.local_addr().unwrap().port());
-    site.rt.spawn(axum::serve(listener, site.app.clone()).into_future());
-    let shots = screenshot_dir();
-    let shot = |name: &str| {
-        for (width, height) in [(1280, 900), (390, 844)] {
-            browser.size(width, height);
-            assert_eq!(browser.overflows(), None, "{name} runs off a {width} px screen");
-        }
-        browser.size(1280, 900);
-        if let Some(d) = &shots {
-            std::fs::write(d.join(format!("web-{name}.png")), browser.screenshot()).unwrap();
-        }
-    };
-    let sign_in = |user: &str| {
-        browser.goto(&format!("{base}/"));
-        assert!(browser.path().starts_with("/login?next="), "{}", browser.path());
-        browser.fill("#username", user);
-        browser.fill("#password", PASSWORD);
-        browser.click("form.stack button[type=submit]");
-        browser.wait_until("return !location.pathname.startsWith('/login') && document.readyState === 'complete'", 10);
-    };
-    let sign_out = || browser.click_to("form.who button", "/login");
+    let tour = Tour::new(&browser, &site);
+    let (base, shot, sign_in, sign_out) =
+        (&tour.base, |n: &str| tour.shot(n), |u: &str| tour.sign_in(u), || tour.sign_out());
 
     // the secretariat: IDN's enforcement return for 2012 is missing
     sign_in("secretariat");
@@ -668,7 +715,7 @@ fn a_focal_point_the_secretariat_and_a_co_chair_in_chromium() {
     browser.click_to("form[action$='/submit'] button", "/members/IDN/receipts/");
     assert!(browser.path().starts_with("/members/IDN/receipts/"), "{}", browser.path());
     let receipt = browser.text();
-    assert!(receipt.contains("Accepted as version 1."), "{receipt}");
+    assert!(receipt.contains("Accepted as version 1, late: it arrived after the submission deadline."), "{receipt}");
     shot("receipt");
     sign_out();
 
@@ -849,4 +896,229 @@ fn accounts_are_managed_from_the_cli_and_serve_answers() {
     assert!(board.starts_with("HTTP/1.1 303") && board.contains("location: /login?next=/board"), "{board}");
     let key = std::fs::read_to_string(dir.path().join("session.key")).unwrap();
     assert_eq!(key.len(), 128, "serve made its session key");
+}
+
+/// IDN's enforcement return with its line endings changed: the same rows,
+/// other bytes, so a new version.
+fn enforcement_again(n: usize) -> Vec<u8> {
+    let text = String::from_utf8(fixture("enforcement_2012.csv")).unwrap();
+    let mut out = text.replace('\n', "\r\n").into_bytes();
+    out.extend(std::iter::repeat_n(b'\n', n));
+    out
+}
+
+/// Submit an upload as its focal point; the receipt page's path.
+fn submit_upload(site: &Site, cookie: &str, member: &str, upload: &str) -> String {
+    let r = site.post_form(&format!("/members/{member}/uploads/{upload}/submit"), Some(cookie), "");
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    r.location().to_string()
+}
+
+#[test]
+fn the_cycle_in_the_web_front_refuses_with_reasons_and_shows_them_to_the_sender() {
+    let site = Site::golden(1024 * 1024);
+    let (sec, idn, aus, chair, observer) =
+        (site.login("secretariat"), site.login("idn"), site.login("aus"), site.login("chair"), site.login("observer"));
+    let page = "/members/IDN/returns/enforcement_cases/2012";
+    let review = format!("{page}/review");
+    // IDN's return arrives after the Bali Process's 2012 deadline: taken, and late
+    let up = site.upload(&idn, "IDN", "enforcement_2012.csv", &fixture("enforcement_2012.csv"));
+    let receipt = submit_upload(&site, &idn, "IDN", &up);
+    let r = site.get(&receipt, Some(&idn));
+    assert!(r.body.contains("Accepted as version 1, late: it arrived after the submission deadline."), "{}", r.body);
+    assert!(r.body.contains("waiting for the secretariat's review"), "{}", r.body);
+    let board = site.get("/board?year=2012", Some(&sec)).body;
+    assert!(board.contains(&format!("<a href=\"{page}\">v1 late</a>")), "the board links the return: {board}");
+
+    // sending back needs a reason; the reason, however hostile, reaches the focal point as text
+    let r = site.post_form(&review, Some(&sec), "action=send_back&version=1&why=");
+    assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.body);
+    assert!(r.body.contains("say why: the focal point reads your reason on the receipt"), "{}", r.body);
+    let why = "<b>cases</b> opened in 2011 are counted in 2012";
+    let r = site.post_form(&review, Some(&sec), &format!("action=send_back&version=1&why={}", why.replace(' ', "+")));
+    assert_eq!((r.status, r.location()), (StatusCode::SEE_OTHER, page));
+    for path in [page, receipt.as_str()] {
+        let body = site.get(path, Some(&idn)).body;
+        assert!(
+            body.contains("was sent back by secretariat on ")
+                && body.contains("&lt;b&gt;cases&lt;&#x2f;b&gt; opened in 2011"),
+            "{path}: {body}"
+        );
+        assert!(!body.contains("<b>cases"), "{path}");
+    }
+    // nobody but the secretariat reviews; AUS's focal point cannot even look
+    for cookie in [&idn, &aus, &chair, &observer] {
+        let before = site.contents();
+        assert_eq!(site.post_form(&review, Some(cookie), "action=approve").status, StatusCode::FORBIDDEN);
+        assert_eq!(site.contents(), before);
+    }
+    assert_eq!(site.get(page, Some(&aus)).status, StatusCode::FORBIDDEN);
+    let r = site.post_form(&review, Some(&sec), "action=burn");
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
+
+    // the correction goes back to review and is approved
+    let up = site.upload(&idn, "IDN", "enforcement_2012.csv", &enforcement_again(1));
+    submit_upload(&site, &idn, "IDN", &up);
+    assert!(site.get(page, Some(&idn)).body.contains("Version 2 is waiting for the secretariat"));
+    let r = site.post_form(&review, Some(&sec), "action=approve&version=1");
+    assert_eq!(r.status, StatusCode::CONFLICT);
+    assert!(
+        r.body.contains("version 1 of IDN&#x27;s enforcement_cases return for 2012 is no longer the current one"),
+        "{}",
+        r.body
+    );
+    assert_eq!(site.post_form(&review, Some(&sec), "action=approve&version=2").status, StatusCode::SEE_OTHER);
+    assert!(site.get(page, Some(&idn)).body.contains("Version 2 is approved by secretariat on "));
+    let board = site.get("/board?year=2012", Some(&sec)).body;
+    assert!(board.contains("v2 late · approved"), "{board}");
+
+    // locked with a reason; a new version is not taken, and the receipt says exactly why
+    let r = site.post_form("/cycles/2012", Some(&sec), "action=lock&why=");
+    assert_eq!(r.status, StatusCode::CONFLICT);
+    let r = site.post_form("/cycles/2012", Some(&sec), "action=lock&why=figures+agreed+for+SOM5");
+    assert_eq!((r.status, r.location()), (StatusCode::SEE_OTHER, "/cycles/2012"));
+    let cycle = site.get("/cycles/2012", Some(&chair)).body;
+    assert!(
+        cycle.contains("cycle 2012 locked by the secretariat (secretariat) on ")
+            && cycle.contains("figures agreed for SOM5"),
+        "{cycle}"
+    );
+    assert!(!cycle.contains("Lock cycle") && !cycle.contains("Unlock cycle"), "a co-chair sees no forms");
+    let r = site.post_form("/cycles/2012", Some(&sec), "action=exception&member=XYZ&why=x");
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    let up = site.upload(&idn, "IDN", "enforcement_2012.csv", &enforcement_again(2));
+    let receipt = submit_upload(&site, &idn, "IDN", &up);
+    let body = site.get(&receipt, Some(&idn)).body;
+    assert!(
+        body.contains("Not taken: cycle 2012 locked by the secretariat (secretariat) on ")
+            && body.contains("figures agreed for SOM5. A new version would not count"),
+        "{body}"
+    );
+
+    // a run on the locked figures, put up, commented and cleared by the one co-chair: final, frozen
+    let (_, run) = site.run(&sec);
+    let run_page = format!("/runs/{run}");
+    assert_eq!(site.post_form(&format!("{run_page}/review"), Some(&sec), "").status, StatusCode::SEE_OTHER);
+    assert!(site.get(&run_page, Some(&chair)).body.contains("These drafts are up for review"));
+    let r = site.post_form(&format!("{run_page}/comments"), Some(&chair), "paragraph=&text=x");
+    assert_eq!(r.status, StatusCode::CONFLICT);
+    let r = site.post_form(
+        &format!("{run_page}/comments"),
+        Some(&chair),
+        "paragraph=Statement+%C2%B63&text=Name+the+late+members",
+    );
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    assert_eq!(site.post_form(&format!("{run_page}/clear"), Some(&sec), "").status, StatusCode::FORBIDDEN);
+    assert_eq!(site.post_form(&format!("{run_page}/clear"), Some(&chair), "").status, StatusCode::SEE_OTHER);
+    let body = site.get(&run_page, Some(&observer)).body;
+    assert!(
+        body.contains("These drafts are final: cleared by every co-chair (chair), files frozen.")
+            && body.contains("Name the late members"),
+        "{body}"
+    );
+    let frozen = site.rt.block_on(site.lake.list(&format!("runs/{run}/final/"))).unwrap();
+    assert!(frozen.len() >= 4, "{frozen:?}");
+    let r = site.post_form(&format!("{run_page}/clear"), Some(&chair), "");
+    assert_eq!(r.status, StatusCode::CONFLICT);
+    assert!(r.body.contains("are final"), "{}", r.body);
+    // the log, whole
+    let log = site.get("/log?year=2012", Some(&observer)).body;
+    assert!(
+        log.contains("The chain is whole") && log.contains("made the drafts final") && log.contains("sent back"),
+        "{log}"
+    );
+    assert_eq!(site.get("/log", Some(&idn)).status, StatusCode::FORBIDDEN);
+}
+
+#[test]
+fn the_secretariat_a_focal_point_and_a_co_chair_close_a_cycle_in_chromium() {
+    let Some(browser) = Browser::start() else { return };
+    let site = Site::golden(1024 * 1024);
+    let tour = Tour::new(&browser, &site);
+    let (base, shot, sign_in, sign_out) =
+        (&tour.base, |n: &str| tour.shot(n), |u: &str| tour.sign_in(u), || tour.sign_out());
+    let idn = site.login("idn");
+    let up = site.upload(&idn, "IDN", "enforcement_2012.csv", &fixture("enforcement_2012.csv"));
+    submit_upload(&site, &idn, "IDN", &up);
+
+    // the secretariat opens IDN's return from the board and sends it back with a reason
+    sign_in("secretariat");
+    browser.click_to(
+        "a[href='/members/IDN/returns/enforcement_cases/2012']",
+        "/members/IDN/returns/enforcement_cases/2012",
+    );
+    shot("return-review");
+    let why = "Case J-2012-001 was opened in 2011; please move it to the 2011 return.";
+    browser.fill("#back-why", why);
+    browser.click_to("form:has(input[value='send_back']) button", "/members/IDN/returns/enforcement_cases/2012");
+    assert!(browser.text().contains("Version 1 was sent back by secretariat on "), "{}", browser.text());
+    sign_out();
+
+    // the focal point reads why, on its returns page and the return's own
+    sign_in("idn");
+    assert!(browser.text().contains(why), "{}", browser.text());
+    browser.click_to(
+        "a[href='/members/IDN/returns/enforcement_cases/2012']",
+        "/members/IDN/returns/enforcement_cases/2012",
+    );
+    assert!(
+        browser.text().contains(why) && browser.text().contains("Correct the return and submit it again"),
+        "{}",
+        browser.text()
+    );
+    shot("return-sent-back");
+    sign_out();
+
+    // the secretariat locks the cycle with its reason
+    sign_in("secretariat");
+    browser.goto(&format!("{base}/board?year=2012"));
+    browser.click_to("a[href='/cycles/2012']", "/cycles/2012");
+    browser.fill("#lock-why", "Figures agreed with the co-chairs for SOM5.");
+    browser.click_to("form:has(input[value='lock']) button", "/cycles/2012");
+    assert!(browser.text().contains("cycle 2012 locked by the secretariat (secretariat) on"), "{}", browser.text());
+    shot("cycle-locked");
+    sign_out();
+
+    // the focal point's correction now is not taken, and the receipt says why
+    sign_in("idn");
+    browser.goto(&format!("{base}/members/IDN/returns"));
+    let corrected = tempfile::tempdir().unwrap();
+    let file = corrected.path().join("enforcement_2012.csv");
+    std::fs::write(&file, enforcement_again(1)).unwrap();
+    browser.choose_file("#file", &file);
+    browser.click_to("form[enctype] button[type=submit]", "/members/IDN/uploads/u-");
+    browser.click_to("form[action$='/submit'] button", "/members/IDN/receipts/");
+    let text = browser.text();
+    assert!(
+        text.contains("Not taken: cycle 2012 locked by the secretariat (secretariat) on ")
+            && text.contains("Figures agreed with the co-chairs for SOM5."),
+        "{text}"
+    );
+    shot("receipt-locked");
+    sign_out();
+
+    // a run on the locked figures goes up for review
+    let sec = site.login("secretariat");
+    let (_, run) = site.run(&sec);
+    sign_in("secretariat");
+    browser.goto(&format!("{base}/runs/{run}"));
+    browser.click_to("form[action$='/review'] button", &format!("/runs/{run}"));
+    assert!(browser.text().contains("These drafts are up for review"), "{}", browser.text());
+    sign_out();
+
+    // the co-chair comments on a paragraph and clears: final
+    sign_in("chair");
+    browser.goto(&format!("{base}/runs/{run}"));
+    browser.fill("#c-part", "Co-Chairs' Statement ¶3");
+    browser.fill("#c-text", "Please name the members that reported late.");
+    browser.click_to("form[action$='/comments'] button", &format!("/runs/{run}"));
+    assert!(browser.text().contains("Please name the members that reported late."), "{}", browser.text());
+    shot("draft-review");
+    browser.click_to("form[action$='/clear'] button", &format!("/runs/{run}"));
+    let text = browser.text();
+    assert!(text.contains("These drafts are final: cleared by every co-chair (chair), files frozen."), "{text}");
+    shot("draft-final");
+    browser.goto(&format!("{base}/log"));
+    assert!(browser.text().contains("The chain is whole"), "{}", browser.text());
+    shot("log");
 }

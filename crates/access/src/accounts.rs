@@ -233,6 +233,17 @@ impl Accounts {
         Ok(out)
     }
 
+    /// The co-chairs who clear drafts: every enabled co-chair account, by name.
+    pub async fn co_chairs(&self) -> Result<Vec<String>> {
+        Ok(self
+            .list()
+            .await?
+            .into_iter()
+            .filter(|a| a.role == Role::CoChair && !a.disabled)
+            .map(|a| a.username)
+            .collect())
+    }
+
     /// Write the next version; refused when someone else wrote it first.
     async fn write(&self, account: &Account) -> Result<()> {
         let key = layout::account_version(&account.username, account.version);

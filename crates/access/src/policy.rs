@@ -23,6 +23,16 @@ pub enum Action<'a> {
     SeeRuns,
     /// Read the drafts of a run.
     ReadDrafts,
+    /// Approve a return, send it back to its focal point, or reopen it.
+    ReviewReturns,
+    /// Lock or unlock a cycle, grant or end a member's exception.
+    LockCycle,
+    /// Read the audit log (who did what, when and why).
+    SeeLog,
+    /// Put a run's drafts up for the co-chairs' review.
+    PutUpDrafts,
+    /// Comment on and clear a draft: the co-chairs' part, nobody else's.
+    ClearDrafts,
 }
 
 /// A refusal, with the reason people are shown.
@@ -43,11 +53,16 @@ pub fn authorize(who: &Account, what: &Action) -> Result<(), Denied> {
     let own = |member: &str| who.role == Role::FocalPoint && who.member.as_deref() == Some(member);
     let allowed = match (who.role, what) {
         (_, Action::ReadContract) => true,
+        (Role::CoChair, Action::ClearDrafts) => true,
+        (_, Action::ClearDrafts) => false,
         (Role::Secretariat, _) => true,
         (Role::FocalPoint, Action::SeeReturns { member } | Action::SubmitReturn { member }) => own(member),
         (Role::FocalPoint, _) => false,
-        (Role::Observer, Action::SeeReturns { .. } | Action::SeeBoard | Action::SeeRuns | Action::ReadDrafts) => true,
-        (Role::CoChair, Action::SeeBoard | Action::SeeRuns | Action::ReadDrafts) => true,
+        (
+            Role::Observer,
+            Action::SeeReturns { .. } | Action::SeeBoard | Action::SeeRuns | Action::ReadDrafts | Action::SeeLog,
+        ) => true,
+        (Role::CoChair, Action::SeeBoard | Action::SeeRuns | Action::ReadDrafts | Action::SeeLog) => true,
         (Role::Observer | Role::CoChair, _) => false,
     };
     if allowed {
@@ -57,6 +72,7 @@ pub fn authorize(who: &Account, what: &Action) -> Result<(), Denied> {
         (Role::FocalPoint, Action::SeeReturns { member } | Action::SubmitReturn { member }) => {
             format!("this account acts for {}, not {member}", who.member.as_deref().unwrap_or("no member"))
         }
+        (_, Action::ClearDrafts) => "only a co-chair comments on and clears drafts".to_string(),
         (role, _) => format!("a {} account cannot do this", role.words()),
     }))
 }
@@ -98,13 +114,24 @@ mod tests {
             StartRun,
             SeeRuns,
             ReadDrafts,
+            ReviewReturns,
+            LockCycle,
+            SeeLog,
+            PutUpDrafts,
+            ClearDrafts,
         ];
-        //               contract  ret AUS  ret IDN  sub AUS  sub IDN  board  intake  run    runs   drafts
+        //     contract ret AUS ret IDN sub AUS sub IDN board intake run  runs drafts review lock  log  put up clear
         let expected = [
-            (&aus, [true, true, false, true, false, false, false, false, false, false]),
-            (&sec, [true, true, true, true, true, true, true, true, true, true]),
-            (&chair, [true, false, false, false, false, true, false, false, true, true]),
-            (&obs, [true, true, true, false, false, true, false, false, true, true]),
+            (
+                &aus,
+                [true, true, false, true, false, false, false, false, false, false, false, false, false, false, false],
+            ),
+            (&sec, [true, true, true, true, true, true, true, true, true, true, true, true, true, true, false]),
+            (
+                &chair,
+                [true, false, false, false, false, true, false, false, true, true, false, false, true, false, true],
+            ),
+            (&obs, [true, true, true, false, false, true, false, false, true, true, false, false, true, false, false]),
         ];
         for (who, row) in expected {
             for (a, ok) in actions.iter().zip(row) {
@@ -115,6 +142,7 @@ mod tests {
             authorize(&aus, &SubmitReturn { member: "IDN" }).unwrap_err().0,
             "this account acts for AUS, not IDN"
         );
+        assert_eq!(authorize(&sec, &ClearDrafts).unwrap_err().0, "only a co-chair comments on and clears drafts");
         let mut off = sec.clone();
         off.disabled = true;
         assert!(authorize(&off, &ReadContract).is_err());

@@ -48,10 +48,23 @@ enum Command {
     Receipts(cmd::intake::ReceiptsArgs),
     /// Print the completeness board (member × dataset) for a year.
     Status(cmd::intake::StatusArgs),
+    /// Print the audit log (who did what, when, why), or check its chain with --verify.
+    Log(cmd::cycle::LogArgs),
+    /// Approve a return, send it back to its focal point, or reopen it.
+    #[command(subcommand)]
+    Review(cmd::cycle::ReviewVerb),
+    /// A reporting cycle: its status, lock and unlock, per-member exceptions.
+    #[command(subcommand)]
+    Cycle(cmd::cycle::CycleVerb),
+    /// A run's drafts: put them up for review, comment, clear as a co-chair.
+    #[command(subcommand)]
+    Draft(cmd::cycle::DraftVerb),
     /// Compute the regional indicators from the current accepted returns (or replay a past run).
     Run(cmd::run::RunArgs),
     /// List the pipeline runs in a lake, newest first.
     Runs(cmd::run::RunsArgs),
+    /// What changed between two runs: every figure (with its cause) and every sentence of the drafts.
+    Diff(cmd::run::DiffArgs),
     /// Render the drafts (Markdown and HTML) of the forum's documents from a run.
     Render(cmd::render::RenderArgs),
     /// Print the S3 bucket policy that lets a member's focal-point role write only its own inbox and read only its own receipts.
@@ -98,8 +111,13 @@ async fn run(cli: Cli) -> Result<cmd::Outcome> {
         Command::Intake(a) => cmd::intake::intake(&forum, a).await,
         Command::Receipts(a) => cmd::intake::receipts(a).await,
         Command::Status(a) => cmd::intake::status(&forum, a).await,
+        Command::Log(a) => cmd::cycle::log(a).await,
+        Command::Review(v) => cmd::cycle::review(&forum, v).await,
+        Command::Cycle(v) => cmd::cycle::cycle(&forum, v).await,
+        Command::Draft(v) => cmd::cycle::draft(&forum, v).await,
         Command::Run(a) => cmd::run::run(&forum, a).await,
         Command::Runs(a) => cmd::run::runs(a).await,
+        Command::Diff(a) => cmd::run::diff(&forum, a).await,
         Command::Render(a) => cmd::render::render(&forum, a).await,
         Command::AccessPolicy(a) => cmd::intake::access_policy(&forum, a),
         Command::Demo(a) => cmd::demo::demo(&forum, a).await,

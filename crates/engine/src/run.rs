@@ -78,7 +78,9 @@ fn now() -> String {
     Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
-/// Run a pipeline over the lake's current accepted returns of a forum's contract.
+/// Run a pipeline over the lake's current accepted returns of a forum's
+/// contract. The clearance of an earlier run's drafts on the same cycle is
+/// withdrawn, saying which run replaced it.
 pub async fn run(
     lake: &Lake,
     contract: &Contract,
@@ -97,7 +99,10 @@ pub async fn run(
     let partitions = opts.target_partitions.unwrap_or_else(session::default_partitions);
     let engine = opts.engine.clone().unwrap_or_else(|| Arc::new(Local));
     let exec = Execution { engine: engine.as_ref(), lake, contract, pipeline, partitions, replay_of: None, pin_ms };
-    exec.run(params, snapshot, submissions, progress).await
+    let outcome = exec.run(params, snapshot, submissions, progress).await?;
+    // Drafts of an earlier run on this cycle no longer show its latest figures.
+    fedreport_store::cycle::withdraw_superseded(lake, "fedreport run", &outcome.manifest).await?;
+    Ok(outcome)
 }
 
 /// An integer parameter the pipeline must have (checked when it was parsed).

@@ -37,6 +37,8 @@ pub enum ForumError {
     Pipeline(#[from] fedreport_engine::EngineError),
     #[error(transparent)]
     Render(#[from] fedreport_render::RenderError),
+    #[error(transparent)]
+    Store(#[from] fedreport_store::StoreError),
 }
 
 /// `forum.toml`.
@@ -236,6 +238,61 @@ impl Forum {
     /// The meeting that discusses the figures of `year` (the latest such), if any.
     pub fn meeting_for(&self, year: i32) -> Option<&Meeting> {
         self.meetings.iter().rev().map(|(_, m)| m).find(|m| m.reference_year == year)
+    }
+
+    /// The meeting a run's drafts are for: the one that discusses its cycle,
+    /// else the forum's latest.
+    pub fn meeting_of_cycle(&self, year: i32) -> Option<&Meeting> {
+        self.meeting_for(year).or_else(|| self.latest_meeting())
+    }
+
+    /// A co-chair clears a run's drafts (see [`fedreport_store::cycle::clear`]
+    /// for the refusals). When every co-chair in `co_chairs` has cleared them,
+    /// the drafts are rendered once more (with their changes since the last
+    /// reviewed run, as the co-chairs read them) and frozen in the lake
+    /// (`runs/{run}/final/`), and the log records their sha256.
+    pub async fn clear_draft(
+        &self,
+        lake: &fedreport_store::Lake,
+        run_id: &str,
+        who: &str,
+        co_chairs: &[String],
+    ) -> Result<fedreport_store::cycle::Draft> {
+        use fedreport_store::cycle;
+        let (_, draft) = cycle::clear(lake, who, run_id, co_chairs).await?;
+        if !draft.cleared_by_all(co_chairs) {
+            return Ok(draft);
+        }
+        let run = fedreport_render::RunData::from_lake(lake, run_id).await?;
+        let meeting = self.meeting_of_cycle(run.manifest.cycle_year).ok_or_else(|| ForumError::Config {
+            file: "forum.toml".into(),
+            message: "the forum has no meeting file to draft for".into(),
+        })?;
+        let since = fedreport_render::last_reviewed_before(lake, &run.manifest).await?;
+        let files: Vec<(String, bytes::Bytes)> = self
+            .renderer()?
+            .render_since(&run, meeting, since.as_ref())?
+            .into_iter()
+            .map(|(n, b)| (n, bytes::Bytes::from(b)))
+            .collect();
+        match cycle::finalise(lake, who, run_id, co_chairs, &files).await {
+            Ok(_) | Err(fedreport_store::StoreError::Refused(_)) => {} // another co-chair's clearance finalised it
+            Err(e) => return Err(e.into()),
+        }
+        let events = fedreport_store::audit::read(lake).await?;
+        Ok(cycle::draft(&events, run_id))
+    }
+
+    /// The submission deadline of every cycle that has one (each meeting's
+    /// reference year, and the pipeline's cycle year).
+    pub fn deadlines(&self) -> std::collections::BTreeMap<i32, chrono::DateTime<chrono::Utc>> {
+        let years = self.meetings.iter().map(|(_, m)| m.reference_year).chain([self.pipeline.cycle_year()]);
+        years.filter_map(|y| self.deadline(y).map(|d| (y, d))).collect()
+    }
+
+    /// Intake options for this forum: its deadlines, the default findings cap.
+    pub fn intake_options(&self) -> fedreport_store::IntakeOptions {
+        fedreport_store::IntakeOptions { deadlines: self.deadlines(), ..Default::default() }
     }
 
     /// The submission deadline of the returns for `year`: the meeting file's,

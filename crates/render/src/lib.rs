@@ -11,6 +11,7 @@
 
 pub mod annex;
 pub mod charts;
+pub mod diff;
 pub mod error;
 pub mod facts;
 pub mod filters;
@@ -96,6 +97,8 @@ pub struct Context {
     pub tables: BTreeMap<String, run::Table>,
     /// The documents of the forum (for links between them).
     pub documents: Vec<Document>,
+    /// What changed since the last run of the cycle whose drafts went to the co-chairs.
+    pub changes: Option<diff::Changes>,
 }
 
 /// Renders a forum's documents: its templates compiled once, its document
@@ -129,7 +132,36 @@ impl Renderer {
 
     /// Render every document: (file name, bytes), in a fixed order.
     pub fn render(&self, run: &RunData, meeting: &Meeting) -> Result<Vec<(String, Vec<u8>)>> {
-        let value = self.context(run, meeting)?;
+        self.render_since(run, meeting, None)
+    }
+
+    /// Every figure and every sentence of the drafts that differ between
+    /// `since` and `run`, each figure with its causes.
+    pub fn diff(&self, since: &RunData, run: &RunData, meeting: &Meeting) -> Result<diff::RunDiff> {
+        let mut d = diff::figures(since, run);
+        let (va, vb) = (self.context(since, meeting, None)?, self.context(run, meeting, None)?);
+        for doc in &self.documents {
+            let Some(t) = &doc.markdown else { continue };
+            let (ma, mb) = (self.render_template(t, &va)?, self.render_template(t, &vb)?);
+            d.sentences.extend(diff::changed_sentences(
+                &doc.title,
+                (&String::from_utf8_lossy(&ma), &since.manifest.run_id),
+                (&String::from_utf8_lossy(&mb), &run.manifest.run_id),
+            ));
+        }
+        Ok(d)
+    }
+
+    /// Render every document; with `since` (the last run of the cycle whose
+    /// drafts went to the co-chairs), the drafts carry what changed since.
+    pub fn render_since(
+        &self,
+        run: &RunData,
+        meeting: &Meeting,
+        since: Option<&RunData>,
+    ) -> Result<Vec<(String, Vec<u8>)>> {
+        let changes = self.changes(run, meeting, since)?;
+        let value = self.context(run, meeting, changes)?;
         let mut out = Vec::new();
         for d in &self.documents {
             for (template, file) in d.outputs() {
@@ -142,10 +174,32 @@ impl Renderer {
     /// Render the one output named `file` (e.g. `ministerial-briefing.html`),
     /// or `None` when no document writes it.
     pub fn render_file(&self, run: &RunData, meeting: &Meeting, file: &str) -> Result<Option<Vec<u8>>> {
+        self.render_file_since(run, meeting, file, None)
+    }
+
+    /// [`Renderer::render_file`] with the changes since `since`.
+    pub fn render_file_since(
+        &self,
+        run: &RunData,
+        meeting: &Meeting,
+        file: &str,
+        since: Option<&RunData>,
+    ) -> Result<Option<Vec<u8>>> {
         let Some((template, _)) = self.documents.iter().flat_map(|d| d.outputs()).find(|(_, f)| f == file) else {
             return Ok(None);
         };
-        Ok(Some(self.render_template(template, &self.context(run, meeting)?)?))
+        let changes = self.changes(run, meeting, since)?;
+        Ok(Some(self.render_template(template, &self.context(run, meeting, changes)?)?))
+    }
+
+    fn changes(&self, run: &RunData, meeting: &Meeting, since: Option<&RunData>) -> Result<Option<diff::Changes>> {
+        match since {
+            None => Ok(None),
+            Some(s) => {
+                let d = self.diff(s, run, meeting)?;
+                Ok(Some(diff::Changes::from_diff(&d, run, self.contract.registry())))
+            }
+        }
     }
 
     fn render_template(&self, template: &str, value: &minijinja::Value) -> Result<Vec<u8>> {
@@ -160,7 +214,7 @@ impl Renderer {
     }
 
     /// What every template sees: the meeting, the run, its facts, charts and annex.
-    fn context(&self, run: &RunData, meeting: &Meeting) -> Result<minijinja::Value> {
+    fn context(&self, run: &RunData, meeting: &Meeting, changes: Option<diff::Changes>) -> Result<minijinja::Value> {
         let registry = self.contract.registry();
         let words = words::Words::new(&self.contract);
         let facts = facts::Facts::from_run(run, registry, &words)?;
@@ -173,21 +227,51 @@ impl Renderer {
             annex: annex::Annex::from_run(run, registry, &words),
             tables: run.tables.clone(),
             documents: self.documents.clone(),
+            changes,
         };
         Ok(minijinja::Value::from(minijinja::value::Serde(&ctx)))
     }
 
     /// Render every document into `dir`; returns the files written.
     pub fn write(&self, run: &RunData, meeting: &Meeting, dir: &Path) -> Result<Vec<PathBuf>> {
+        self.write_since(run, meeting, None, dir)
+    }
+
+    /// [`Renderer::write`] with the changes since `since`.
+    pub fn write_since(
+        &self,
+        run: &RunData,
+        meeting: &Meeting,
+        since: Option<&RunData>,
+        dir: &Path,
+    ) -> Result<Vec<PathBuf>> {
         std::fs::create_dir_all(dir).map_err(|source| RenderError::Io { path: dir.display().to_string(), source })?;
         let mut written = Vec::new();
-        for (name, bytes) in self.render(run, meeting)? {
+        for (name, bytes) in self.render_since(run, meeting, since)? {
             let path = dir.join(&name);
             std::fs::write(&path, bytes)
                 .map_err(|source| RenderError::Io { path: path.display().to_string(), source })?;
             written.push(path);
         }
         Ok(written)
+    }
+}
+
+/// The run whose drafts last went to the co-chairs on the same cycle
+/// before `run` was made, if any: the drafts of `run` say what changed since.
+pub async fn last_reviewed_before(
+    lake: &fedreport_store::Lake,
+    run: &fedreport_store::Manifest,
+) -> Result<Option<RunData>> {
+    let events = fedreport_store::audit::read(lake).await?;
+    let previous = fedreport_store::cycle::drafts(&events)
+        .into_iter()
+        .filter(|d| d.run_id != run.run_id && d.year == Some(run.cycle_year))
+        .filter(|d| d.put_up.as_ref().is_some_and(|s| s.at < run.created_at))
+        .max_by(|a, b| a.put_up.as_ref().map(|s| &s.at).cmp(&b.put_up.as_ref().map(|s| &s.at)));
+    match previous {
+        None => Ok(None),
+        Some(d) => Ok(Some(RunData::from_lake(lake, &d.run_id).await?)),
     }
 }
 

@@ -33,11 +33,32 @@ pub struct Event {
     pub member: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub year: Option<i32>,
-    /// The reason given, when one is asked for.
+    /// The dataset of a return the event concerns.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dataset: Option<String>,
+    /// The version of a return the event concerns.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<u32>,
+    /// The part of the object, e.g. the paragraph of a draft a comment is on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub part: Option<String>,
+    /// The reason given, or a comment's words.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub why: Option<String>,
     /// sha256 of the previous event's stored bytes; empty for the first.
     pub prev: String,
+}
+
+impl Event {
+    /// One line for people: when, who, what, which, why.
+    pub fn line(&self) -> String {
+        let mut what = self.object.clone();
+        if let Some(p) = &self.part {
+            what.push_str(&format!(" ({p})"));
+        }
+        let why = self.why.as_ref().map(|w| format!(" — {w}")).unwrap_or_default();
+        format!("{:>5}  {}  {:<22} {:<22} {what}{why}", self.seq, self.at, self.who, self.action)
+    }
 }
 
 /// An event to append.
@@ -48,6 +69,9 @@ pub struct NewEvent {
     pub object: String,
     pub member: Option<String>,
     pub year: Option<i32>,
+    pub dataset: Option<String>,
+    pub version: Option<u32>,
+    pub part: Option<String>,
     pub why: Option<String>,
 }
 
@@ -63,32 +87,61 @@ async fn seqs(lake: &Lake) -> Result<Vec<u64>> {
     Ok(seqs)
 }
 
-/// The newest event and its stored bytes.
-async fn head(lake: &Lake) -> Result<Option<(u64, Bytes)>> {
-    match seqs(lake).await?.last().copied() {
-        None => Ok(None),
-        Some(seq) => Ok(Some((seq, lake.get(&layout::audit_event(seq)).await?))),
-    }
+/// Read the events after `known` (whose last element is the newest one
+/// read so far), with their stored bytes, oldest first.
+async fn read_after(lake: &Lake, known: &[(Event, Bytes)]) -> Result<Vec<(Event, Bytes)>> {
+    use futures::{StreamExt, TryStreamExt};
+    let after = known.last().map(|(e, _)| e.seq).unwrap_or(0);
+    let keys: Vec<String> = seqs(lake).await?.into_iter().filter(|&s| s > after).map(layout::audit_event).collect();
+    futures::stream::iter(keys)
+        .map(|key| async move {
+            let bytes = lake.get(&key).await?;
+            let event = serde_json::from_slice(&bytes).map_err(|source| StoreError::Json { path: key, source })?;
+            Ok::<_, StoreError>((event, bytes))
+        })
+        .buffered(READ_AHEAD)
+        .try_collect()
+        .await
 }
+
+/// Events read at once (an object store answers small reads in parallel).
+const READ_AHEAD: usize = 32;
 
 /// Append an event after the newest one. When another writer takes the
 /// place first, read the new head and try again: both events are kept, in
 /// the order the store decided.
 pub async fn append(lake: &Lake, new: NewEvent) -> Result<Event> {
+    append_checked(lake, |_| Ok(new.clone())).await
+}
+
+/// Append the event `decide` makes from the log as it stands, or its
+/// refusal. When another writer takes the place first, `decide` is asked
+/// again with that writer's event in view: two people acting on the same
+/// object at once never both win on a state that no longer holds.
+pub async fn append_checked<F>(lake: &Lake, mut decide: F) -> Result<Event>
+where
+    F: FnMut(&[Event]) -> Result<NewEvent>,
+{
+    let mut known = read_after(lake, &[]).await?;
     loop {
-        let (seq, prev) = match head(lake).await? {
+        let events: Vec<Event> = known.iter().map(|(e, _)| e.clone()).collect();
+        let new = decide(&events)?;
+        let (seq, prev) = match known.last() {
             None => (1, String::new()),
-            Some((seq, bytes)) => (seq + 1, sha256_hex(&bytes)),
+            Some((e, bytes)) => (e.seq + 1, sha256_hex(bytes)),
         };
         let event = Event {
             seq,
             at: Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true),
-            who: new.who.clone(),
-            action: new.action.clone(),
-            object: new.object.clone(),
-            member: new.member.clone(),
+            who: new.who,
+            action: new.action,
+            object: new.object,
+            member: new.member,
             year: new.year,
-            why: new.why.clone(),
+            dataset: new.dataset,
+            version: new.version,
+            part: new.part,
+            why: new.why,
             prev,
         };
         let key = layout::audit_event(seq);
@@ -96,19 +149,14 @@ pub async fn append(lake: &Lake, new: NewEvent) -> Result<Event> {
         if matches!(lake.put_new(&key, Bytes::from(body)).await?, Created::Written) {
             return Ok(event);
         }
+        let newer = read_after(lake, &known).await?;
+        known.extend(newer);
     }
 }
 
 /// Every event, oldest first, as stored (not checked: see [`verify`]).
 pub async fn read(lake: &Lake) -> Result<Vec<Event>> {
-    let seqs = seqs(lake).await?;
-    let mut out = Vec::with_capacity(seqs.len());
-    for seq in seqs {
-        let key = layout::audit_event(seq);
-        let bytes = lake.get(&key).await?;
-        out.push(serde_json::from_slice(&bytes).map_err(|source| StoreError::Json { path: key, source })?);
-    }
-    Ok(out)
+    Ok(read_after(lake, &[]).await?.into_iter().map(|(e, _)| e).collect())
 }
 
 /// What [`verify`] found.
@@ -168,6 +216,7 @@ mod tests {
             member: Some("AUS".into()),
             year: Some(2012),
             why: i.is_multiple_of(2).then(|| "checked against last year's figures".into()),
+            ..NewEvent::default()
         }
     }
 

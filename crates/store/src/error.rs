@@ -31,4 +31,8 @@ pub enum StoreError {
     /// A request that cannot be met (unknown member, file not found, …).
     #[error("{0}")]
     Invalid(String),
+    /// An action the state of the cycle does not allow, with exactly why
+    /// (who locked it, when, their reason) and what to do instead.
+    #[error("{0}")]
+    Refused(String),
 }

@@ -31,11 +31,15 @@ use crate::receipt::{self, Receipt, Status};
 pub struct IntakeOptions {
     /// Findings kept per file in receipts.
     pub max_findings: usize,
+    /// The submission deadline of each cycle (reference year) that has one:
+    /// returns received after it are flagged late, and a correction of an
+    /// approved return after it is refused until the return is reopened.
+    pub deadlines: BTreeMap<i32, DateTime<Utc>>,
 }
 
 impl Default for IntakeOptions {
     fn default() -> Self {
-        IntakeOptions { max_findings: 1000 }
+        IntakeOptions { max_findings: 1000, deadlines: BTreeMap::new() }
     }
 }
 
@@ -198,7 +202,23 @@ async fn decide(
         errors: report.errors,
         warnings: report.warnings,
         findings: report.findings.clone(),
+        late: false,
+        refused: None,
     };
+
+    // A valid return the cycle does not take: locked, or replacing an
+    // approved return after the deadline. Kept like a rejected one, with why.
+    if let (Status::Accepted, Some(dataset), Some(year)) = (rec.status, &report.dataset, report.year) {
+        let deadline = opts.deadlines.get(&year).copied();
+        rec.late = deadline.is_some_and(|d| received > d);
+        let current = slot_versions(lake, dataset, year, &member, false).await?.last().map(|v| v.version);
+        let events = crate::audit::read(lake).await?;
+        let r = crate::cycle::ReturnRef { member: member.clone(), dataset: dataset.clone(), year, version: current };
+        if let Some(why) = crate::cycle::intake_refusal(&events, &r, deadline, received) {
+            rec.status = Status::Rejected;
+            rec.refused = Some(why);
+        }
+    }
 
     match (rec.status, validated.schema, report.year) {
         (Status::Accepted, Some(schema), Some(year)) => {

@@ -11,11 +11,13 @@
 //! runs/{run_id}/tables/{table}.parquet|csv                published indicator tables
 //! runs/{run_id}/pipeline/{file}                           the pipeline files the run executed
 //! runs/{run_id}/work/{table}.parquet                      run-built tables for engines that need files
+//! runs/{run_id}/final/{file}                              drafts frozen when every co-chair cleared them
 //! accounts/{username}/v{000001}.json                      web accounts, one object per change (conditional create)
 //! accounts/{username}/failures/{time}-{random}.json       failed logins, for throttling
 //! sessions/{sha256 of the id}.json                         web sessions (fedreport-web)
 //! staging/{MEMBER}/{upload_id}/…                           uploads being checked in the web front
 //! jobs/{job_id}.json                                       progress of work the web front started
+//! audit/{seq:012}.json                                     the audit log: one event per object, hash-chained
 //! ```
 //!
 //! No other module formats a key: they call the functions here.
@@ -127,6 +129,11 @@ pub fn run_table(run_id: &str, table: &str, ext: &str) -> String {
 /// Folder of the pipeline files a run executed.
 pub fn run_pipeline(run_id: &str) -> String {
     format!("{}pipeline/", run_folder(run_id))
+}
+
+/// A frozen file of a run's drafts, written once when every co-chair cleared them.
+pub fn run_final(run_id: &str, file: &str) -> String {
+    format!("{}final/{file}", run_folder(run_id))
 }
 
 /// Folder where an engine may write the tables a run builds itself.

@@ -6,13 +6,15 @@
 //! ([`lake::build_store`]), submission into a member's inbox, the intake that
 //! decides every pending inbox file, the read side (receipts, the current
 //! accepted versions, the completeness board), the run manifest with
-//! reading a run's published tables back, and the hash-chained audit log
-//! ([`audit`]).
+//! reading a run's published tables back, the hash-chained audit log
+//! ([`audit`]) and the states of the reporting cycle people act on, folded
+//! from that log ([`cycle`]): return review, cycle locks, draft clearance.
 //!
 //! It relies only on the object-store API — conditional creates
 //! (`PutMode::Create`) for anything immutable — never on a file system.
 
 pub mod audit;
+pub mod cycle;
 pub mod error;
 pub mod intake;
 pub mod lake;

@@ -46,6 +46,13 @@ pub struct Receipt {
     pub errors: u64,
     pub warnings: u64,
     pub findings: Vec<Finding>,
+    /// Received after the cycle's submission deadline (taken, and shown late).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub late: bool,
+    /// Why a valid return was not taken (the cycle is locked, or the
+    /// return it would replace was approved after the cycle closed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refused: Option<String>,
 }
 
 impl Receipt {
@@ -64,12 +71,19 @@ impl Receipt {
                 self.version.unwrap_or(0)
             ),
             Status::Accepted => format!(
-                "{}  {}  accepted  {what}: version {} ({} rows{})",
+                "{}  {}  accepted  {what}: version {} ({} rows{}){}",
                 self.submission_id,
                 self.received_at,
                 self.version.unwrap_or(0),
                 self.rows,
-                if self.warnings > 0 { format!(", {} warnings", self.warnings) } else { String::new() }
+                if self.warnings > 0 { format!(", {} warnings", self.warnings) } else { String::new() },
+                if self.late { ", late" } else { "" }
+            ),
+            Status::Rejected if self.refused.is_some() => format!(
+                "{}  {}  REFUSED  {what}: {}",
+                self.submission_id,
+                self.received_at,
+                self.refused.as_deref().unwrap_or_default()
             ),
             Status::Rejected => format!(
                 "{}  {}  REJECTED  {what}: {} errors (first: {})",

@@ -30,10 +30,12 @@ pub async fn current_versions(lake: &Lake, up_to: Option<i32>) -> Result<Vec<Ver
 /// State of one board cell.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CellState {
-    /// The current version; `late` when it arrived after the deadline.
+    /// The current version; `late` when it arrived after the deadline;
+    /// with the secretariat's review of it.
     Accepted {
         version: u32,
         late: bool,
+        review: crate::cycle::Review,
     },
     Rejected,
     Missing,
@@ -62,6 +64,7 @@ impl Board {
     ) -> Result<Board> {
         let datasets: Vec<String> = schemas.names().map(str::to_string).collect();
         let versions = current_versions(lake, Some(year)).await?;
+        let events = crate::audit::read(lake).await?;
         let mut accepted: BTreeMap<(String, String), u32> = BTreeMap::new();
         for v in versions.into_iter().filter(|v| v.year == year) {
             accepted.insert((v.member, v.dataset), v.version);
@@ -96,7 +99,11 @@ impl Board {
                     .map(|d| {
                         let k = (m.code.clone(), d.clone());
                         match accepted.get(&k) {
-                            Some(&version) => CellState::Accepted { version, late: late(&m.code, d, version) },
+                            Some(&version) => CellState::Accepted {
+                                version,
+                                late: late(&m.code, d, version),
+                                review: crate::cycle::review(&events, &m.code, d, year, version),
+                            },
                             None if rejected.contains(&k) => CellState::Rejected,
                             None => CellState::Missing,
                         }
@@ -121,7 +128,7 @@ impl Board {
             .map(|d| d.split('_').map(|w| w.chars().next().unwrap_or('?')).collect::<String>())
             .collect();
         let mut out = format!(
-            "Reporting completeness {} — v<n>: accepted version{}, REJ: rejected only, ·: missing\n",
+            "Reporting completeness {} — v<n>: accepted version{}, ✓ approved, ↩ sent back, REJ: rejected only, ·: missing\n",
             self.year,
             match self.deadline {
                 Some(d) => format!(" (* after the deadline, {})", d.format("%Y-%m-%d %H:%M UTC")),
@@ -138,8 +145,15 @@ impl Board {
             out.push_str(&format!("{code:<5} {name:<40}"));
             for c in cells {
                 let s = match c {
-                    CellState::Accepted { version, late: false } => format!("v{version}"),
-                    CellState::Accepted { version, late: true } => format!("v{version}*"),
+                    CellState::Accepted { version, late, review } => format!(
+                        "v{version}{}{}",
+                        if *late { "*" } else { "" },
+                        match review {
+                            crate::cycle::Review::Approved(_) => "✓",
+                            crate::cycle::Review::SentBack(_) => "↩",
+                            _ => "",
+                        }
+                    ),
                     CellState::Rejected => "REJ".into(),
                     CellState::Missing => "·".into(),
                 };
@@ -154,8 +168,13 @@ impl Board {
         let total = self.rows.len() * self.datasets.len();
         let acc = self.count(|c| matches!(c, CellState::Accepted { .. }));
         let rej = self.count(|c| matches!(c, CellState::Rejected));
+        let approved =
+            self.count(|c| matches!(c, CellState::Accepted { review: crate::cycle::Review::Approved(_), .. }));
+        let sent_back =
+            self.count(|c| matches!(c, CellState::Accepted { review: crate::cycle::Review::SentBack(_), .. }));
+        let late = self.count(|c| matches!(c, CellState::Accepted { late: true, .. }));
         out.push_str(&format!(
-            "\n{acc} of {total} returns accepted ({:.0} per cent), {rej} rejected only, {} missing\n",
+            "\n{acc} of {total} returns accepted ({:.0} per cent; {late} late, {approved} approved, {sent_back} sent back), {rej} rejected only, {} missing\n",
             100.0 * acc as f64 / total.max(1) as f64,
             total - acc - rej
         ));

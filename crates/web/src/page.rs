@@ -56,6 +56,7 @@ fn nav(user: &Account) -> Vec<NavLink> {
     }
     add(authorize(user, &Action::SeeBoard).is_ok(), "/board".into(), "Completeness");
     add(authorize(user, &Action::SeeRuns).is_ok(), "/runs".into(), "Runs and tables");
+    add(authorize(user, &Action::SeeLog).is_ok(), "/log".into(), "Audit log");
     add(true, "/datasets".into(), "Datasets and templates");
     links
 }

@@ -12,7 +12,7 @@ use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::auth;
-use crate::handlers::{assets, board, contract, drafts, home, returns, runs};
+use crate::handlers::{assets, board, contract, cycle, drafts, home, returns, runs};
 use crate::state::AppState;
 
 /// One route: method, path (with `{parameters}`) and who may use it.
@@ -45,6 +45,11 @@ pub const ROUTES: &[Route] = &[
     r("GET", "/members/{member}/uploads/{upload}/report.json", "SeeReturns"),
     r("POST", "/members/{member}/uploads/{upload}/submit", "SubmitReturn"),
     r("GET", "/members/{member}/receipts/{receipt}", "SeeReturns"),
+    r("GET", "/members/{member}/returns/{dataset}/{year}", "SeeReturns"),
+    r("POST", "/members/{member}/returns/{dataset}/{year}/review", "ReviewReturns"),
+    r("GET", "/cycles/{year}", "SeeBoard"),
+    r("POST", "/cycles/{year}", "LockCycle"),
+    r("GET", "/log", "SeeLog"),
     r("GET", "/board", "SeeBoard"),
     r("POST", "/intake", "RunIntake"),
     r("GET", "/runs", "SeeRuns"),
@@ -52,7 +57,11 @@ pub const ROUTES: &[Route] = &[
     r("GET", "/jobs/{job}", "SeeRuns"),
     r("GET", "/runs/{run}", "SeeRuns"),
     r("GET", "/runs/{run}/tables/{table}", "SeeRuns"),
+    r("GET", "/runs/{run}/changes", "SeeRuns"),
     r("GET", "/runs/{run}/drafts/{file}", "ReadDrafts"),
+    r("POST", "/runs/{run}/review", "PutUpDrafts"),
+    r("POST", "/runs/{run}/comments", "ClearDrafts"),
+    r("POST", "/runs/{run}/clear", "ClearDrafts"),
 ];
 
 /// The application: routes, sessions, CSRF protection, limits, headers.
@@ -81,13 +90,21 @@ pub fn router(state: AppState) -> Router {
         .route("/members/{member}/uploads/{upload}/report.json", get(returns::report_json))
         .route("/members/{member}/uploads/{upload}/submit", post(returns::submit))
         .route("/members/{member}/receipts/{receipt}", get(returns::receipt))
+        .route("/members/{member}/returns/{dataset}/{year}", get(cycle::return_page))
+        .route("/members/{member}/returns/{dataset}/{year}/review", post(cycle::review))
+        .route("/cycles/{year}", get(cycle::cycle_page).post(cycle::cycle_act))
+        .route("/log", get(cycle::log))
         .route("/board", get(board::board))
         .route("/intake", post(board::intake))
         .route("/runs", get(runs::runs).post(runs::start))
         .route("/jobs/{job}", get(runs::job))
         .route("/runs/{run}", get(runs::run))
         .route("/runs/{run}/tables/{table}", get(runs::table))
+        .route("/runs/{run}/changes", get(runs::changes))
         .route("/runs/{run}/drafts/{file}", get(drafts::draft))
+        .route("/runs/{run}/review", post(cycle::put_up))
+        .route("/runs/{run}/comments", post(cycle::comment))
+        .route("/runs/{run}/clear", post(cycle::clear))
         .layer(RequestBodyLimitLayer::new(64 * 1024));
     let public = Router::new()
         .route("/login", get(auth::login_form).post(auth::login))

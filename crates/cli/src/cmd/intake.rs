@@ -52,7 +52,7 @@ pub struct AccessPolicyArgs {
 pub async fn intake(forum: &Forum, a: IntakeArgs) -> Result<Outcome> {
     let lake = Lake::open(&a.lake)?;
     let validator = Validator::new(&forum.contract, ValidateOptions::default());
-    let summary = intake_with_bar(&lake, &validator).await?;
+    let summary = intake_with_bar(&lake, &validator, &forum.intake_options()).await?;
     println!(
         "intake: {} files decided — {} new versions, {} identical resubmissions, {} rejected",
         summary.decisions.len(),
@@ -61,13 +61,10 @@ pub async fn intake(forum: &Forum, a: IntakeArgs) -> Result<Outcome> {
         summary.rejected()
     );
     for d in summary.decisions.iter().filter(|d| d.status == Status::Rejected && !d.already_decided) {
+        let why = if d.errors == 0 { "refused by the cycle".to_string() } else { plural(d.errors, "error") };
         println!(
-            "  rejected {} from {} ({}): fedreport receipts --member {} {}",
-            d.inbox_key,
-            d.member,
-            plural(d.errors, "error"),
-            d.member,
-            d.submission_id
+            "  rejected {} from {} ({why}): fedreport receipts --member {} {}",
+            d.inbox_key, d.member, d.member, d.submission_id
         );
     }
     Ok(Outcome::Done)
@@ -76,6 +73,17 @@ pub async fn intake(forum: &Forum, a: IntakeArgs) -> Result<Outcome> {
 pub async fn receipts(a: ReceiptsArgs) -> Result<Outcome> {
     let lake = Lake::open(&a.lake)?;
     let member = a.member;
+    let events = fedreport_store::audit::read(&lake).await?;
+    // what the secretariat made of the version a receipt made, in words
+    let review = |r: &receipt::Receipt| match (r.status, &r.dataset, r.year, r.version) {
+        (Status::Accepted, Some(d), Some(y), Some(v)) => {
+            format!(
+                "    review of version {v}: {}\n",
+                fedreport_store::cycle::review(&events, &r.member, d, y, v).words()
+            )
+        }
+        _ => String::new(),
+    };
     let Some(id) = a.id else {
         let all = receipt::list(&lake, Some(&member)).await?;
         if a.json {
@@ -83,7 +91,7 @@ pub async fn receipts(a: ReceiptsArgs) -> Result<Outcome> {
         } else if all.is_empty() {
             println!("no receipts for {member} yet");
         } else {
-            all.iter().for_each(|r| println!("{}", r.summary()));
+            all.iter().for_each(|r| print!("{}\n{}", r.summary(), review(r)));
         }
         return Ok(Outcome::Done);
     };
@@ -93,7 +101,7 @@ pub async fn receipts(a: ReceiptsArgs) -> Result<Outcome> {
     if a.json {
         println!("{}", serde_json::to_string_pretty(&r)?);
     } else {
-        print!("{}", r.to_text());
+        print!("{}{}", r.to_text(), review(&r));
     }
     Ok(Outcome::ok_if(r.status != Status::Rejected))
 }

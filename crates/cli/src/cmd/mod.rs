@@ -1,7 +1,8 @@
 //! The verbs, one module per group: return files (`returns`), the inbox and
-//! its receipts (`intake`), pipeline runs (`run`), drafts (`render`) and the
-//! demo. Each parses its arguments, calls the library and prints.
+//! its receipts (`intake`), the reporting cycle (`cycle`: log, review, locks,
+//! clearance), pipeline runs (`run`), drafts (`render`) and the demo. Each parses its arguments, calls the library and prints.
 
+pub mod cycle;
 pub mod demo;
 pub mod intake;
 pub mod progress;

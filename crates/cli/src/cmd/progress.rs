@@ -3,7 +3,7 @@
 
 use fedreport_contract::Validator;
 use fedreport_engine::Progress;
-use fedreport_store::{IntakeSummary, Lake, intake};
+use fedreport_store::{IntakeOptions, IntakeSummary, Lake, intake};
 
 fn bar(prefix: &str) -> indicatif::ProgressBar {
     let bar = indicatif::ProgressBar::new(0);
@@ -38,9 +38,13 @@ pub fn run_bar() -> impl FnMut(Progress) {
 }
 
 /// Intake with a progress bar.
-pub async fn intake_with_bar(lake: &Lake, validator: &Validator) -> fedreport_store::Result<IntakeSummary> {
+pub async fn intake_with_bar(
+    lake: &Lake,
+    validator: &Validator,
+    opts: &IntakeOptions,
+) -> fedreport_store::Result<IntakeSummary> {
     let bar = bar("intake");
-    let summary = intake(lake, validator, &Default::default(), &mut |done, total, d| {
+    let summary = intake(lake, validator, opts, &mut |done, total, d| {
         bar.set_length(total as u64);
         bar.set_position(done as u64);
         bar.set_message(format!("{} {}", d.member, d.dataset.as_deref().unwrap_or("?")));

@@ -32,11 +32,20 @@ pub struct RenderArgs {
 
 pub async fn render(forum: &Forum, a: RenderArgs) -> Result<Outcome> {
     let meeting = forum.meeting(&a.meeting)?;
-    let data = match &a.lake {
-        Some(l) => RunData::from_lake(&Lake::open(l)?, &a.run).await?,
-        None => RunData::from_folder(std::path::Path::new(&a.run))?,
+    // from the lake, the drafts say what changed since the last ones the co-chairs saw
+    let (data, since) = match &a.lake {
+        Some(l) => {
+            let lake = Lake::open(l)?;
+            let data = RunData::from_lake(&lake, &a.run).await?;
+            let since = fedreport_render::last_reviewed_before(&lake, &data.manifest).await?;
+            (data, since)
+        }
+        None => (RunData::from_folder(std::path::Path::new(&a.run))?, None),
     };
-    let written = forum.renderer_with(a.templates.as_deref())?.write(&data, &meeting, &a.out)?;
+    if let Some(s) = &since {
+        println!("the drafts carry the changes since run {}, the last put up for review", s.manifest.run_id);
+    }
+    let written = forum.renderer_with(a.templates.as_deref())?.write_since(&data, &meeting, since.as_ref(), &a.out)?;
     for path in &written {
         println!("draft: {}", path.display());
     }

@@ -95,7 +95,8 @@ pub async fn run(forum: &Forum, a: RunArgs) -> Result<Outcome> {
     if let Some(meeting) = a.meeting {
         let meeting = forum.meeting(&meeting)?;
         let dir = a.out.map(|o| o.join("drafts")).unwrap_or_else(|| PathBuf::from("drafts"));
-        for path in forum.renderer()?.write(&data, &meeting, &dir)? {
+        let since = fedreport_render::last_reviewed_before(&lake, &data.manifest).await?;
+        for path in forum.renderer()?.write_since(&data, &meeting, since.as_ref(), &dir)? {
             println!("draft: {}", path.display());
         }
     }
@@ -120,6 +121,84 @@ pub async fn runs(a: RunsArgs) -> Result<Outcome> {
             m.inputs.len(),
             m.outputs.len()
         );
+    }
+    Ok(Outcome::Done)
+}
+
+#[derive(clap::Args)]
+pub struct DiffArgs {
+    #[arg(long, env = "FEDREPORT_LAKE")]
+    lake: String,
+    /// The earlier run.
+    from: String,
+    /// The later run.
+    to: String,
+    /// The meeting whose drafts are compared (default: the one of the runs' cycle).
+    #[arg(long)]
+    meeting: Option<String>,
+    /// Print the differences as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Every figure and every sentence of the drafts that differ between two
+/// runs, each figure with its causes.
+pub async fn diff(forum: &Forum, a: DiffArgs) -> Result<Outcome> {
+    let lake = Lake::open(&a.lake)?;
+    let from = RunData::from_lake(&lake, &a.from).await?;
+    let to = RunData::from_lake(&lake, &a.to).await?;
+    let meeting = match &a.meeting {
+        Some(m) => forum.meeting(m)?,
+        None => forum
+            .meeting_of_cycle(to.manifest.cycle_year)
+            .cloned()
+            .ok_or_else(|| anyhow::anyhow!("the forum has no meeting file; name one with --meeting"))?,
+    };
+    let d = forum.renderer()?.diff(&from, &to, &meeting)?;
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&d)?);
+        return Ok(Outcome::Done);
+    }
+    let registry = forum.contract.registry();
+    println!(
+        "{} → {}: {} figures and {} sentences of the drafts differ",
+        d.from,
+        d.to,
+        d.figures.len(),
+        d.sentences.len()
+    );
+    if !d.causes.is_empty() {
+        println!("causes:");
+        for (i, c) in d.causes.iter().enumerate() {
+            println!("  [{}] {}", i + 1, c.words(registry));
+        }
+    }
+    if !d.figures.is_empty() {
+        println!("figures:");
+    }
+    for f in &d.figures {
+        let row: Vec<String> = f.row.iter().map(|(c, v)| format!("{c}={v}")).collect();
+        let because: Vec<String> = f.causes.iter().map(|i| format!("[{}]", i + 1)).collect();
+        println!(
+            "  {}  {}  {}: {} → {}  {}",
+            f.table,
+            row.join(", "),
+            f.column,
+            f.before.as_deref().unwrap_or("–"),
+            f.after.as_deref().unwrap_or("–"),
+            if because.is_empty() { "(no recorded cause)".to_string() } else { because.join(" ") }
+        );
+    }
+    if !d.sentences.is_empty() {
+        println!("sentences:");
+    }
+    for s in &d.sentences {
+        match (&s.before, &s.after) {
+            (Some(b), Some(a)) => println!("  {}: \"{b}\" now reads \"{a}\"", s.document),
+            (None, Some(a)) => println!("  {}: new: \"{a}\"", s.document),
+            (Some(b), None) => println!("  {}: removed: \"{b}\"", s.document),
+            (None, None) => {}
+        }
     }
     Ok(Outcome::Done)
 }

@@ -5,7 +5,8 @@ use std::collections::BTreeMap;
 use axum::extract::{Query, State};
 use axum::response::Html;
 use fedreport_access::Action;
-use fedreport_store::{Board, CellState, IntakeOptions, Status};
+use fedreport_store::cycle::Review;
+use fedreport_store::{Board, CellState, Status};
 use minijinja::context;
 use minijinja::value::Serde;
 use serde::Deserialize;
@@ -22,11 +23,20 @@ pub struct YearQuery {
 
 fn cell(c: &CellState) -> minijinja::Value {
     match c {
-        CellState::Accepted { version, late } => {
-            context! { state => if *late { "late" } else { "on-time" }, text => format!("v{version}{}", if *late { " late" } else { "" }) }
+        CellState::Accepted { version, late, review } => {
+            let mark = match review {
+                Review::Approved(_) => " · approved",
+                Review::SentBack(_) => " · sent back",
+                Review::Reopened(_) => " · reopened",
+                Review::ToReview => "",
+            };
+            context! {
+                state => if *late { "late" } else { "on-time" }, review => review.key(), why => review.words(),
+                text => format!("v{version}{}{mark}", if *late { " late" } else { "" }),
+            }
         }
-        CellState::Rejected => context! { state => "rejected", text => "rejected" },
-        CellState::Missing => context! { state => "missing", text => "missing" },
+        CellState::Rejected => context! { state => "rejected", text => "rejected", review => "", why => "" },
+        CellState::Missing => context! { state => "missing", text => "missing", review => "", why => "" },
     }
 }
 
@@ -46,12 +56,16 @@ pub async fn board(
     let board = Board::build(state.lake(), registry, forum.contract.schemas(), year, forum.deadline(year))
         .await
         .map_err(AppError::internal)?;
+    let events = fedreport_store::audit::read(state.lake()).await.map_err(AppError::internal)?;
+    let cycle = fedreport_store::cycle::cycle(&events, year, forum.deadline(year), chrono::Utc::now());
     #[derive(Default, serde::Serialize)]
     struct Totals {
         members: usize,
         expected: usize,
         on_time: usize,
         late: usize,
+        approved: usize,
+        sent_back: usize,
         rejected: usize,
         missing: usize,
     }
@@ -66,8 +80,18 @@ pub async fn board(
             for t in [&mut *t, &mut all] {
                 t.expected += 1;
                 match c {
-                    CellState::Accepted { late: false, .. } => t.on_time += 1,
-                    CellState::Accepted { late: true, .. } => t.late += 1,
+                    CellState::Accepted { late, review, .. } => {
+                        if *late {
+                            t.late += 1
+                        } else {
+                            t.on_time += 1
+                        }
+                        match review {
+                            Review::Approved(_) => t.approved += 1,
+                            Review::SentBack(_) => t.sent_back += 1,
+                            _ => {}
+                        }
+                    }
                     CellState::Rejected => t.rejected += 1,
                     CellState::Missing => t.missing += 1,
                 }
@@ -86,6 +110,7 @@ pub async fn board(
             datasets => board.datasets.clone(),
             deadline => board.deadline.map(|d| d.format("%-d %B %Y, %H:%M UTC").to_string()),
             can_intake => fedreport_access::authorize(&user, &Action::RunIntake).is_ok(),
+            cycle_words => cycle.words(),
             can_see_returns => fedreport_access::authorize(&user, &Action::SeeReturns { member: "" }).is_ok(),
         },
     )
@@ -95,7 +120,7 @@ pub async fn board(
 pub async fn intake(State(state): State<AppState>, CurrentUser(user): CurrentUser) -> Result<Html<String>> {
     fedreport_access::authorize(&user, &Action::RunIntake)?;
     let summary =
-        fedreport_store::intake(state.lake(), &state.0.validator, &IntakeOptions::default(), &mut |_, _, _| {})
+        fedreport_store::intake(state.lake(), &state.0.validator, &state.forum().intake_options(), &mut |_, _, _| {})
             .await
             .map_err(AppError::internal)?;
     let decisions: Vec<_> = summary
@@ -105,7 +130,7 @@ pub async fn intake(State(state): State<AppState>, CurrentUser(user): CurrentUse
         .map(|d| {
             context! {
                 member => d.member.clone(), dataset => d.dataset.clone(), year => d.year, id => d.submission_id.clone(),
-                status => if d.status == Status::Accepted { if d.duplicate { "identical to the current version" } else { "accepted" } } else { "rejected" },
+                status => if d.status == Status::Accepted { if d.duplicate { "identical to the current version" } else { "accepted" } } else if d.errors == 0 { "refused by the cycle" } else { "rejected" },
                 version => d.version, errors => d.errors,
             }
         })

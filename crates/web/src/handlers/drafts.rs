@@ -31,7 +31,14 @@ pub async fn draft(
         .meeting_for(run.manifest.cycle_year)
         .or_else(|| forum.latest_meeting())
         .ok_or_else(|| AppError::NotFound("the forum has no meeting file to draft for".into()))?;
-    let bytes = state.0.renderer.render_file(&run, meeting, &file).map_err(AppError::internal)?.ok_or_else(no_draft)?;
+    let since =
+        fedreport_render::last_reviewed_before(state.lake(), &run.manifest).await.map_err(AppError::internal)?;
+    let bytes = state
+        .0
+        .renderer
+        .render_file_since(&run, meeting, &file, since.as_ref())
+        .map_err(AppError::internal)?
+        .ok_or_else(no_draft)?;
     let kind = if file.ends_with(".html") { "text/html; charset=utf-8" } else { "text/markdown; charset=utf-8" };
     let mut r = bytes.into_response();
     r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(kind));

@@ -14,6 +14,7 @@ pub fn checked_id(id: &str, prefix: &str, what: &str) -> Result<()> {
 pub mod assets;
 pub mod board;
 pub mod contract;
+pub mod cycle;
 pub mod drafts;
 pub mod home;
 pub mod returns;

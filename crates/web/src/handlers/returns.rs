@@ -9,7 +9,7 @@ use bytes::Bytes;
 use chrono::{SecondsFormat, Utc};
 use fedreport_access::Action;
 use fedreport_contract::{Expected, Report};
-use fedreport_store::{IntakeOptions, Status, layout, receipt};
+use fedreport_store::{Status, audit, cycle, layout, receipt};
 use minijinja::context;
 use minijinja::value::Serde;
 use serde::{Deserialize, Serialize};
@@ -89,15 +89,21 @@ pub async fn returns(
                 errors => r.errors,
                 warnings => r.warnings,
                 received_at => r.received_at.clone(),
+                late => r.late,
+                refused => r.refused.clone(),
             }
         })
         .collect();
+    let events = audit::read(lake).await.map_err(AppError::internal)?;
     let versions: Vec<_> = fedreport_store::current_versions(lake, None)
         .await
         .map_err(AppError::internal)?
         .into_iter()
         .filter(|v| v.member == member)
-        .map(|v| context! { dataset => v.dataset, year => v.year, version => v.version })
+        .map(|v| {
+            let review = cycle::review(&events, &member, &v.dataset, v.year, v.version);
+            context! { dataset => v.dataset, year => v.year, version => v.version, review => review.key(), review_words => review.words() }
+        })
         .collect();
     let mut uploads = Vec::new();
     for m in lake.list(&format!("staging/{member}/")).await.map_err(AppError::internal)? {
@@ -270,7 +276,7 @@ pub async fn submit(
     let Some((submission, inbox_key)) = submitted.submission else {
         return Err(AppError::Conflict(format!("{} is no longer valid; upload it again", upload.file)));
     };
-    fedreport_store::intake_one(lake, &state.0.validator, &IntakeOptions::default(), &inbox_key)
+    fedreport_store::intake_one(lake, &state.0.validator, &state.forum().intake_options(), &inbox_key)
         .await
         .map_err(AppError::internal)?;
     for m in lake.list(&folder).await.map_err(AppError::internal)? {
@@ -297,18 +303,27 @@ pub async fn receipt(
         .iter()
         .map(|f| context! { code => f.code.as_str(), row => f.row, column => f.column.clone(), value => f.value.clone(), message => f.message.clone() })
         .collect();
+    // what the secretariat made of the version this submission became
+    let review = match (r.status, &r.dataset, r.year, r.version) {
+        (Status::Accepted, Some(d), Some(y), Some(v)) => {
+            let events = audit::read(state.lake()).await.map_err(AppError::internal)?;
+            let review = cycle::review(&events, &member, d, y, v);
+            Some(context! { key => review.key(), head => review.head(), why => review.why().map(str::to_string) })
+        }
+        _ => None,
+    };
     page(
         &state,
         &user,
         "receipt.html",
         context! {
-            member,
+            member, review,
             receipt => context! {
                 id => r.submission_id.clone(), summary => r.summary(), file => r.file.clone(), size => r.size, sha256 => r.sha256.clone(),
                 status => if r.status == Status::Accepted { "accepted" } else { "rejected" },
                 dataset => r.dataset.clone(), year => r.year, version => r.version, duplicate => r.duplicate,
                 received_at => r.received_at.clone(), decided_at => r.decided_at.clone(),
-                errors => r.errors, warnings => r.warnings, rows => r.rows,
+                errors => r.errors, warnings => r.warnings, rows => r.rows, late => r.late, refused => r.refused.clone(),
             },
             findings,
         },

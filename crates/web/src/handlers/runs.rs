@@ -96,6 +96,39 @@ pub async fn run(
         .iter()
         .map(|d| context! { name => d.name.clone(), title => d.title.clone(), html => d.html.is_some(), markdown => d.markdown.is_some() })
         .collect();
+    let events = fedreport_store::audit::read(state.lake()).await.map_err(AppError::internal)?;
+    let draft = fedreport_store::cycle::draft(&events, &m.run_id);
+    // the other runs of the cycle, to compare with (newest first)
+    let others: Vec<_> = list_runs(state.lake())
+        .await
+        .map_err(AppError::internal)?
+        .into_iter()
+        .filter(|o| o.cycle_year == m.cycle_year && o.run_id != m.run_id)
+        .map(|o| context! { id => o.run_id, created_at => o.created_at })
+        .collect();
+    let cycle =
+        fedreport_store::cycle::cycle(&events, m.cycle_year, state.forum().deadline(m.cycle_year), chrono::Utc::now());
+    let comments: Vec<_> = draft
+        .comments
+        .iter()
+        .map(|c| context! { by => c.by.clone(), at => fedreport_store::cycle::when(&c.at), part => c.part.clone(), text => c.text.clone() })
+        .collect();
+    let cleared: Vec<_> = draft
+        .cleared
+        .iter()
+        .map(|s| context! { by => s.by.clone(), at => fedreport_store::cycle::when(&s.at) })
+        .collect();
+    let finals: Vec<String> = match draft.state {
+        fedreport_store::cycle::DraftState::Final => state
+            .lake()
+            .list(&format!("{}final/", fedreport_store::layout::run_folder(&m.run_id)))
+            .await
+            .map_err(AppError::internal)?
+            .iter()
+            .filter_map(|o| state.lake().rel(&o.location).rsplit('/').next().map(str::to_string))
+            .collect(),
+        _ => Vec::new(),
+    };
     page(
         &state,
         &user,
@@ -104,10 +137,17 @@ pub async fn run(
             id => m.run_id.clone(), created_at => m.created_at.clone(), engine => m.engine.clone(), year => m.cycle_year,
             pipeline => format!("{} {}", m.pipeline_name, m.pipeline_version), pipeline_sha256 => m.pipeline_sha256.clone(),
             replay_of => m.replay_of.clone(), inputs => m.inputs.len(), members => members.len(), snapshot => m.snapshot.clone(),
-            tables, warnings => m.warnings.clone(), drafts,
+            tables, warnings => m.warnings.clone(), drafts, others,
             disclosure => m.disclosure.iter().map(|d| context! { table => d.table.clone(), k => d.k, hidden => d.hidden_cells }).collect::<Vec<_>>(),
             parameters => m.parameters.iter().map(|(k, v)| context! { name => k.clone(), value => serde_json::to_string(v).unwrap_or_default() }).collect::<Vec<_>>(),
             can_read_drafts => fedreport_access::authorize(&user, &Action::ReadDrafts).is_ok(),
+            review => context! {
+                state => Serde(draft.state), words => draft.words(), comments, cleared, finals,
+                cycle_words => cycle.words(), cycle_locked => cycle.locked.is_some(),
+                can_put_up => fedreport_access::authorize(&user, &Action::PutUpDrafts).is_ok(),
+                can_clear => fedreport_access::authorize(&user, &Action::ClearDrafts).is_ok(),
+                cleared_by_me => draft.cleared.iter().any(|s| s.by == user.username),
+            },
         },
     )
 }
@@ -196,4 +236,33 @@ pub async fn table(
         },
     )?
     .into_response())
+}
+
+#[derive(Deserialize)]
+pub struct ChangesQuery {
+    since: String,
+}
+
+/// What changed between an earlier run and this one: every figure with its
+/// cause, every sentence of the drafts.
+pub async fn changes(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    Path(id): Path<String>,
+    Query(q): Query<ChangesQuery>,
+) -> Result<Html<String>> {
+    fedreport_access::authorize(&user, &Action::SeeRuns)?;
+    checked_id(&id, "r-", "run")?;
+    checked_id(&q.since, "r-", "run")?;
+    let lake = state.lake();
+    let run = fedreport_render::RunData::from_lake(lake, &id).await.map_err(|e| AppError::NotFound(e.to_string()))?;
+    let since =
+        fedreport_render::RunData::from_lake(lake, &q.since).await.map_err(|e| AppError::NotFound(e.to_string()))?;
+    let forum = state.forum();
+    let meeting = forum
+        .meeting_of_cycle(run.manifest.cycle_year)
+        .ok_or_else(|| AppError::NotFound("the forum has no meeting file to draft for".into()))?;
+    let d = state.0.renderer.diff(&since, &run, meeting).map_err(AppError::internal)?;
+    let changes = fedreport_render::diff::Changes::from_diff(&d, &run, forum.contract.registry());
+    page(&state, &user, "changes.html", context! { id, since => q.since, changes => Serde(changes) })
 }
