@@ -15,6 +15,7 @@ mod faults;
 mod forum;
 mod fuzz;
 mod intake;
+mod office;
 mod pipeline;
 mod render;
 mod returns;

@@ -22,16 +22,18 @@ pub struct SchemaArgs {
 }
 
 #[derive(Clone, Copy, ValueEnum)]
-enum FileFormat {
+enum TemplateFormat {
     Parquet,
     Csv,
+    Xlsx,
 }
 
 #[derive(clap::Args)]
 pub struct TemplateArgs {
     dataset: String,
+    /// parquet, csv, or xlsx (an Excel workbook with the return as a table, dropdowns and instructions).
     #[arg(long, value_enum, default_value = "parquet")]
-    format: FileFormat,
+    format: TemplateFormat,
     /// Where to write the template.
     #[arg(short, long)]
     output: PathBuf,
@@ -111,8 +113,9 @@ pub fn schema(forum: &Forum, a: SchemaArgs) -> Result<Outcome> {
 pub fn template(forum: &Forum, a: TemplateArgs) -> Result<Outcome> {
     let s = forum.contract.schemas().get(&a.dataset)?;
     let bytes = match a.format {
-        FileFormat::Parquet => template::empty_parquet(s)?,
-        FileFormat::Csv => template::empty_csv(s),
+        TemplateFormat::Parquet => template::empty_parquet(s)?,
+        TemplateFormat::Csv => template::empty_csv(s),
+        TemplateFormat::Xlsx => fedreport_office::xlsx::template(s, forum.contract.registry(), forum.contract.title())?,
     };
     std::fs::write(&a.output, bytes).with_context(|| format!("cannot write {}", a.output.display()))?;
     println!("wrote an empty {} template to {}", s.dataset, a.output.display());

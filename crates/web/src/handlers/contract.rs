@@ -62,7 +62,13 @@ pub async fn template(
         "parquet" => {
             (template::empty_parquet(s).map_err(AppError::internal)?, "application/vnd.apache.parquet", "parquet")
         }
-        other => return Err(AppError::NotFound(format!("there is no {other} template; choose csv or parquet"))),
+        "xlsx" => (
+            fedreport_office::xlsx::template(s, state.forum().contract.registry(), state.forum().contract.title())
+                .map_err(AppError::internal)?,
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            "xlsx",
+        ),
+        other => return Err(AppError::NotFound(format!("there is no {other} template; choose csv, parquet or xlsx"))),
     };
     let mut r = bytes.into_response();
     r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(kind));
