@@ -13,7 +13,7 @@ wb = load_workbook(sys.argv[1])
 ret = wb["Return"]
 out = {
     "sheets": [{"name": ws.title, "state": ws.sheet_state} for ws in wb.worksheets],
-    "tables": {name: {"ref": t.ref, "columns": [c.name for c in t.tableColumns]} for name, t in ret.tables.items()},
+    "tables": {t.name: {"ref": t.ref, "columns": [c.name for c in t.tableColumns]} for t in ret.tables.values()},
     "headers": [c.value for c in ret[1]],
     "validations": [
         {
