@@ -33,6 +33,7 @@ fn every_verb_has_help() {
         "render",
         "access-policy",
         "demo",
+        "export",
         "log",
         "review",
         "cycle",
@@ -290,6 +291,9 @@ fn demo_runs_the_whole_chain_and_refuses_a_foreign_folder() {
         "drafts/ministerial-briefing.html",
         "run/manifest.json",
         "run/tables/quality_flags.csv",
+        "templates/maritime_movements.xlsx",
+        "sdmx/structure.xml",
+        "sdmx/victims_by_member.csv",
     ] {
         assert!(out.join(f).exists(), "{f}");
     }

@@ -67,6 +67,8 @@ enum Command {
     Diff(cmd::run::DiffArgs),
     /// Render the drafts (Markdown and HTML) of the forum's documents from a run.
     Render(cmd::render::RenderArgs),
+    /// Export a run's published tables for statistical systems: SDMX-CSV 2.0 with its SDMX-ML structure.
+    Export(cmd::export::ExportArgs),
     /// Print the S3 bucket policy that lets a member's focal-point role write only its own inbox and read only its own receipts.
     AccessPolicy(cmd::intake::AccessPolicyArgs),
     /// Run the whole chain on synthetic data: lake, submissions, intake, status, indicators, drafts.
@@ -119,6 +121,7 @@ async fn run(cli: Cli) -> Result<cmd::Outcome> {
         Command::Runs(a) => cmd::run::runs(a).await,
         Command::Diff(a) => cmd::run::diff(&forum, a).await,
         Command::Render(a) => cmd::render::render(&forum, a).await,
+        Command::Export(a) => cmd::export::export(&forum, a).await,
         Command::AccessPolicy(a) => cmd::intake::access_policy(&forum, a),
         Command::Demo(a) => cmd::demo::demo(&forum, a).await,
         Command::Serve(a) => cmd::serve::serve(&forum, a).await,

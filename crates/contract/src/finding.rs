@@ -103,6 +103,10 @@ pub struct Finding {
     /// The offending value, truncated for display.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub value: Option<String>,
+    /// Where an Excel return's finding is on the sheet, as Excel shows it
+    /// (`Return!C7`, `Return!A7:L7` for a row, the header cell for a column).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cell: Option<String>,
     /// A sentence a focal point understands.
     pub message: String,
 }
@@ -110,7 +114,15 @@ pub struct Finding {
 impl Finding {
     /// A finding with the code's own severity.
     pub fn new(code: RuleCode, message: impl Into<String>) -> Finding {
-        Finding { severity: code.severity(), code, column: None, row: None, value: None, message: message.into() }
+        Finding {
+            severity: code.severity(),
+            code,
+            column: None,
+            row: None,
+            value: None,
+            cell: None,
+            message: message.into(),
+        }
     }
 
     /// Attach a column.
@@ -171,7 +183,7 @@ pub fn did_you_mean<'a>(value: &str, candidates: impl IntoIterator<Item = &'a st
 pub struct Report {
     /// The file as the user named it.
     pub file: String,
-    /// `parquet` or `csv`.
+    /// `parquet`, `csv` or `xlsx`.
     pub format: String,
     /// Dataset validated against (None when it could not be determined).
     pub dataset: Option<String>,
@@ -224,6 +236,9 @@ impl Report {
             }
             if let Some(c) = &f.column {
                 place.push(format!("column {c}"));
+            }
+            if let Some(cell) = &f.cell {
+                place.push(format!("cell {cell}"));
             }
             let place = if place.is_empty() { String::new() } else { format!(" {}", place.join(", ")) };
             out.push_str(&format!("{sev}[{}] {}{}: {}\n", f.code, self.file, place, f.message));

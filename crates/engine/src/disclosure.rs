@@ -164,6 +164,9 @@ pub struct Applied {
     pub table: RecordBatch,
     /// Cells hidden, over all groups and columns.
     pub hidden_cells: u64,
+    /// The cells hidden by rule 1 (a count from 1 to k−1): (group, unit,
+    /// column), sorted. The others hidden are secondary.
+    pub primary: Vec<(i64, String, String)>,
     pub warnings: Vec<String>,
 }
 
@@ -193,6 +196,7 @@ pub fn apply(raw: &RecordBatch, d: &Disclosure, k: i64) -> Result<Applied> {
     }
     let mut warnings = Vec::new();
     let mut hidden_cells = 0u64;
+    let mut primary = Vec::new();
     let mut any_hidden = vec![false; n];
     let mut out_cols: Vec<ArrayRef> = Vec::new();
     let mut fields = vec![schema.field(group_idx).clone(), schema.field(unit_idx).clone()];
@@ -219,6 +223,9 @@ pub fn apply(raw: &RecordBatch, d: &Disclosure, k: i64) -> Result<Applied> {
             }
             for (pos, &i) in rows.iter().enumerate() {
                 if hidden[pos] {
+                    if (1..k).contains(&v[pos]) {
+                        primary.push((*g, units.value(i).to_string(), c.clone()));
+                    }
                     hidden_cells += 1;
                     published[i] = None;
                     any_hidden[i] = true;
@@ -231,7 +238,8 @@ pub fn apply(raw: &RecordBatch, d: &Disclosure, k: i64) -> Result<Applied> {
     fields.push(Field::new("suppressed", DataType::Boolean, false));
     out_cols.push(Arc::new(BooleanArray::from(any_hidden)));
     let table = RecordBatch::try_new(Arc::new(Schema::new(fields)), out_cols)?;
-    Ok(Applied { table, hidden_cells, warnings })
+    primary.sort();
+    Ok(Applied { table, hidden_cells, primary, warnings })
 }
 
 #[cfg(test)]

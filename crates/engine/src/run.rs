@@ -270,6 +270,15 @@ impl Execution<'_> {
                         columns: d.columns.clone(),
                         k,
                         hidden_cells: applied.hidden_cells,
+                        primary: applied
+                            .primary
+                            .iter()
+                            .map(|(group, unit, column)| fedreport_store::manifest::HiddenCell {
+                                group: *group,
+                                unit: unit.clone(),
+                                column: column.clone(),
+                            })
+                            .collect(),
                     });
                     let published = applied.table;
                     (output::finish(published.schema(), &[published], &step.key, &step.name)?, None, None)

@@ -158,6 +158,20 @@ pub struct DisclosureRecord {
     pub k: i64,
     /// Cells hidden, over all groups and columns.
     pub hidden_cells: u64,
+    /// The cells hidden because their own count was small (primary
+    /// suppression); every other hidden cell protects one of these
+    /// (secondary). Exports mark the two apart (SDMX `CONF_STATUS` C and D).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub primary: Vec<HiddenCell>,
+}
+
+/// One cell of a protected table: its group (a reference year), its unit (a
+/// member) and its column.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct HiddenCell {
+    pub group: i64,
+    pub unit: String,
+    pub column: String,
 }
 
 /// The manifest of a run.

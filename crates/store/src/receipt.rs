@@ -108,11 +108,12 @@ impl Receipt {
         for f in &self.findings {
             let row = f.row.map(|r| format!(" row {r}")).unwrap_or_default();
             let col = f.column.as_ref().map(|c| format!(" column {c}")).unwrap_or_default();
+            let cell = f.cell.as_ref().map(|c| format!(" cell {c}")).unwrap_or_default();
             let severity = match f.severity {
                 fedreport_contract::Severity::Error => "error",
                 fedreport_contract::Severity::Warning => "warning",
             };
-            out.push_str(&format!("  {severity}[{}]{row}{col}: {}\n", f.code, f.message));
+            out.push_str(&format!("  {severity}[{}]{row}{col}{cell}: {}\n", f.code, f.message));
         }
         out
     }

@@ -66,7 +66,11 @@ pub async fn submit_object(
     if !report.is_valid() {
         return Ok(Submitted { report, submission: None });
     }
-    let ext = if report.format == "csv" { "csv" } else { "parquet" };
+    let ext = match report.format.as_str() {
+        "csv" => "csv",
+        "xlsx" => "xlsx",
+        _ => "parquet",
+    };
     let size = store.head(path).await?.size;
     loop {
         let name = SubmissionName {

@@ -39,7 +39,7 @@ fn file_name(raw: &str) -> Result<String> {
         .collect();
     if clean.trim_matches(['.', '_']).is_empty() || Format::from_name(&clean).is_none() {
         return Err(AppError::BadRequest(format!(
-            "'{}' is not a return file: upload the return as a CSV file (.csv) or a Parquet file (.parquet)",
+            "'{}' is not a return file: upload the return as an Excel workbook (.xlsx), a CSV file (.csv) or a Parquet file (.parquet)",
             last.chars().take(80).collect::<String>()
         )));
     }

@@ -233,12 +233,33 @@ pub async fn demo(forum: &Forum, a: DemoArgs) -> Result<Outcome> {
     }
     let run_dir = out.join("run");
     outcome.copy_to(&run_dir)?;
-    for path in forum.renderer()?.write(&run, meeting, &out.join("drafts"))? {
+    let renderer = forum.renderer()?;
+    let written = renderer.write(&run, meeting, &out.join("drafts"))?;
+    for path in &written {
         println!("draft: {}", path.display());
+    }
+    for path in super::render::write_docx(&renderer, &run, meeting, None, &written)? {
+        println!("draft: {}", path.display());
+    }
+    // what focal points fill in Excel, and what the statistical systems read
+    let templates = out.join("templates");
+    std::fs::create_dir_all(&templates)?;
+    for schema in forum.contract.schemas().iter() {
+        let bytes = fedreport_office::xlsx::template(schema, forum.contract.registry(), forum.contract.title())?;
+        std::fs::write(templates.join(format!("{}.xlsx", schema.dataset)), bytes)?;
+    }
+    let sdmx_dir = out.join("sdmx");
+    std::fs::create_dir_all(&sdmx_dir)?;
+    let agency = fedreport_office::sdmx::sdmx_id(&forum.name);
+    let export = fedreport_office::sdmx::export(&run, &forum.contract, &agency)?;
+    for (name, bytes) in &export.files {
+        std::fs::write(sdmx_dir.join(name), bytes)?;
     }
     println!("lake:       {}", lake_dir.display());
     println!("indicators: {} (CSV and Parquet, with manifest.json)", run_dir.join("tables").display());
-    println!("drafts:     {} (Markdown and self-contained HTML)", out.join("drafts").display());
+    println!("drafts:     {} (Markdown, self-contained HTML and Word)", out.join("drafts").display());
+    println!("templates:  {} (the Excel return of every dataset)", templates.display());
+    println!("sdmx:       {} (SDMX-CSV 2.0, {} dataflows, with structure.xml)", sdmx_dir.display(), export.flows.len());
     println!(
         "frozen:     {} (the drafts as the co-chairs cleared them)",
         lake_dir.join(format!("runs/{run_id}/final")).display()

@@ -1,9 +1,10 @@
 //! The verbs, one module per group: return files (`returns`), the inbox and
 //! its receipts (`intake`), the reporting cycle (`cycle`: log, review, locks,
-//! clearance), pipeline runs (`run`), drafts (`render`) and the demo. Each parses its arguments, calls the library and prints.
+//! clearance), pipeline runs (`run`), drafts (`render`), exports (`export`) and the demo. Each parses its arguments, calls the library and prints.
 
 pub mod cycle;
 pub mod demo;
+pub mod export;
 pub mod intake;
 pub mod progress;
 pub mod render;

@@ -1,4 +1,5 @@
-//! `render`: the forum's drafts from one run, optionally printed to PDF.
+//! `render`: the forum's drafts from one run, optionally printed to PDF and
+//! written as Word documents.
 
 use std::path::PathBuf;
 
@@ -28,6 +29,40 @@ pub struct RenderArgs {
     /// Also print each HTML draft to PDF with headless Chromium (must be installed).
     #[arg(long)]
     pdf: bool,
+    /// Also write each draft as a Word document (.docx); from a lake, with the changes since the
+    /// drafts last put up for review as tracked changes.
+    #[arg(long)]
+    docx: bool,
+}
+
+/// Each Markdown draft written as a Word document beside it (`.docx`), with
+/// the changes since `since`'s drafts as tracked changes.
+pub fn write_docx(
+    renderer: &fedreport_render::Renderer,
+    data: &RunData,
+    meeting: &fedreport_render::meeting::Meeting,
+    since: Option<&RunData>,
+    written: &[PathBuf],
+) -> Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    for md in written.iter().filter(|p| p.extension().is_some_and(|e| e == "md")) {
+        let text = std::fs::read_to_string(md).with_context(|| format!("cannot read {}", md.display()))?;
+        let file = md.file_name().map(|f| f.to_string_lossy().to_string()).unwrap_or_default();
+        let previous = match since {
+            Some(s) => renderer.render_file(s, meeting, &file)?.map(|b| String::from_utf8_lossy(&b).into_owned()),
+            None => None,
+        };
+        let options = fedreport_office::docx::DocxOptions {
+            header: format!("DRAFT — run {} — for review, not for circulation", data.manifest.run_id),
+            date: data.manifest.created_at.clone(),
+            previous: previous.as_deref(),
+        };
+        let target = md.with_extension("docx");
+        std::fs::write(&target, fedreport_office::docx::from_markdown(&text, &options)?)
+            .with_context(|| format!("cannot write {}", target.display()))?;
+        out.push(target);
+    }
+    Ok(out)
 }
 
 pub async fn render(forum: &Forum, a: RenderArgs) -> Result<Outcome> {
@@ -45,9 +80,15 @@ pub async fn render(forum: &Forum, a: RenderArgs) -> Result<Outcome> {
     if let Some(s) = &since {
         println!("the drafts carry the changes since run {}, the last put up for review", s.manifest.run_id);
     }
-    let written = forum.renderer_with(a.templates.as_deref())?.write_since(&data, &meeting, since.as_ref(), &a.out)?;
+    let renderer = forum.renderer_with(a.templates.as_deref())?;
+    let written = renderer.write_since(&data, &meeting, since.as_ref(), &a.out)?;
     for path in &written {
         println!("draft: {}", path.display());
+    }
+    if a.docx {
+        for path in write_docx(&renderer, &data, &meeting, since.as_ref(), &written)? {
+            println!("draft: {}", path.display());
+        }
     }
     if a.pdf {
         let chromium = fedreport_render::pdf::find_chromium()

@@ -12,7 +12,6 @@ use super::unique::{Unique, unique_finding};
 use super::validation::{Present, Validation};
 use crate::convert;
 use crate::finding::{Finding, RuleCode, did_you_mean, truncate};
-use crate::read::Format;
 use crate::registry::Registry;
 use crate::schema::{CodeList, ColType, Column, DateRule, Identity};
 
@@ -36,7 +35,7 @@ impl Validation<'_> {
             match schema.column_index(name) {
                 Some(d) if found.insert(d) => {
                     let col = &schema.columns[d];
-                    let plan = match convert::plan(col, field.data_type(), self.format == Format::Csv) {
+                    let plan = match convert::plan(col, field.data_type(), self.format.is_text()) {
                         Ok(p) => Some(p),
                         Err(why) => {
                             self.collector.push(

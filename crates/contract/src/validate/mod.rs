@@ -237,6 +237,16 @@ impl Validator {
         };
         let mut validation = Validation::new(self, schema.clone(), opened.format, &opened.schema, expected.clone());
         validation.notes = notes;
+        for f in std::mem::take(&mut opened.findings) {
+            validation.collector.push(f);
+        }
+        validation.collector.masked = std::mem::take(&mut opened.masked);
+        if let Some(layout) = &opened.layout {
+            validation.notes.push(match &layout.table {
+                Some(t) => format!("read table {t} on sheet {}", layout.sheet),
+                None => format!("read sheet {} (the workbook has no table)", layout.sheet),
+            });
+        }
         while let Some(next) = opened.batches.next().await {
             match next {
                 Ok(batch) => {
@@ -256,6 +266,12 @@ impl Validator {
                 }
             }
         }
-        Validated { report: validation.finish(name), schema: Some(schema) }
+        let mut report = validation.finish(name);
+        if let Some(layout) = &opened.layout {
+            for f in &mut report.findings {
+                f.cell = layout.place(f.row, f.column.as_deref());
+            }
+        }
+        Validated { report, schema: Some(schema) }
     }
 }

@@ -23,10 +23,19 @@ pub(super) struct Collector {
     findings: Vec<Finding>,
     errors: u64,
     warnings: u64,
+    /// (row, column) of values the reader already reported (an Excel error
+    /// in a cell): nothing more is said about them.
+    pub(super) masked: std::collections::HashSet<(u64, String)>,
 }
 
 impl Collector {
     pub(super) fn push(&mut self, f: Finding) {
+        if !self.masked.is_empty()
+            && let (Some(row), Some(column)) = (f.row, &f.column)
+            && self.masked.contains(&(row, column.clone()))
+        {
+            return;
+        }
         match f.severity {
             crate::Severity::Error => self.errors += 1,
             crate::Severity::Warning => self.warnings += 1,
@@ -71,8 +80,13 @@ impl<'a> Validation<'a> {
         file: &SchemaRef,
         expected: Expected,
     ) -> Validation<'a> {
-        let collector =
-            Collector { cap: validator.options.max_findings.max(1), findings: Vec::new(), errors: 0, warnings: 0 };
+        let collector = Collector {
+            cap: validator.options.max_findings.max(1),
+            findings: Vec::new(),
+            errors: 0,
+            warnings: 0,
+            masked: Default::default(),
+        };
         let mut v = Validation {
             validator,
             schema,

@@ -203,6 +203,7 @@ pub async fn upload_page(
                 code => f.code.as_str(),
                 row => f.row,
                 column => f.column.clone(),
+                cell => f.cell.clone(),
                 value => f.value.clone(),
                 message => f.message.clone(),
             }
@@ -301,7 +302,7 @@ pub async fn receipt(
     let findings: Vec<_> = r
         .findings
         .iter()
-        .map(|f| context! { code => f.code.as_str(), row => f.row, column => f.column.clone(), value => f.value.clone(), message => f.message.clone() })
+        .map(|f| context! { code => f.code.as_str(), row => f.row, column => f.column.clone(), cell => f.cell.clone(), value => f.value.clone(), message => f.message.clone() })
         .collect();
     // what the secretariat made of the version this submission became
     let review = match (r.status, &r.dataset, r.year, r.version) {

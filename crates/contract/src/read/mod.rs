@@ -4,7 +4,8 @@
 //!
 //! Parquet is streamed with range reads (memory stays bounded by one row
 //! group); CSV is spooled to a temporary file and read in passes of bounded
-//! memory, then streamed in batches of 8,192 rows.
+//! memory, then streamed in batches of 8,192 rows; an Excel workbook is read
+//! in memory (its cells streamed, never as a dense grid: [`xlsx`]).
 
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::sync::Arc;
@@ -24,6 +25,12 @@ use parquet::arrow::async_reader::ParquetObjectReader;
 
 use crate::finding::{Finding, RuleCode};
 
+pub mod xlsx;
+
+/// The largest Excel workbook read (they are read whole into memory); a
+/// return this large is submitted as CSV or Parquet.
+const MAX_XLSX_BYTES: u64 = 256 << 20;
+
 /// Rows per batch for CSV input.
 const CSV_BATCH_ROWS: usize = 8192;
 
@@ -32,6 +39,8 @@ const CSV_BATCH_ROWS: usize = 8192;
 pub enum Format {
     Parquet,
     Csv,
+    /// An Excel workbook (Office Open XML, `.xlsx`).
+    Xlsx,
 }
 
 impl Format {
@@ -42,6 +51,8 @@ impl Format {
             Some(Format::Csv)
         } else if lower.ends_with(".parquet") || lower.ends_with(".pq") {
             Some(Format::Parquet)
+        } else if lower.ends_with(".xlsx") {
+            Some(Format::Xlsx)
         } else {
             None
         }
@@ -52,7 +63,14 @@ impl Format {
         match self {
             Format::Parquet => "parquet",
             Format::Csv => "csv",
+            Format::Xlsx => "xlsx",
         }
+    }
+
+    /// Whether values arrive as text, to be parsed into their declared types
+    /// (CSV, and workbooks, whose cells are read as a CSV export holds them).
+    pub fn is_text(self) -> bool {
+        matches!(self, Format::Csv | Format::Xlsx)
     }
 }
 
@@ -61,6 +79,19 @@ pub struct Opened {
     pub format: Format,
     pub schema: SchemaRef,
     pub batches: BoxStream<'static, Result<RecordBatch, Finding>>,
+    /// Findings the reader made about single values (an Excel error in a
+    /// cell); the value is given to the validator as empty.
+    pub findings: Vec<Finding>,
+    /// (row, column) of those values, whose emptiness is not reported again.
+    pub masked: std::collections::HashSet<(u64, String)>,
+    /// Where a workbook's values sit, to name cells in findings.
+    pub layout: Option<Arc<xlsx::Layout>>,
+}
+
+impl Opened {
+    fn new(format: Format, schema: SchemaRef, batches: BoxStream<'static, Result<RecordBatch, Finding>>) -> Opened {
+        Opened { format, schema, batches, findings: Vec::new(), masked: Default::default(), layout: None }
+    }
 }
 
 fn corrupt(message: impl Into<String>) -> Finding {
@@ -78,11 +109,26 @@ pub async fn open(store: Arc<dyn ObjectStore>, path: &Path, name: &str) -> Resul
         Some(f) => f,
         None => {
             let head = store.get_range(path, 0..meta.size.min(4)).await.map_err(|e| corrupt(e.to_string()))?;
-            if head.as_ref() == b"PAR1" { Format::Parquet } else { Format::Csv }
+            match head.as_ref() {
+                b"PAR1" => Format::Parquet,
+                b"PK\x03\x04" => Format::Xlsx,
+                _ => Format::Csv,
+            }
         }
     };
     match format {
         Format::Parquet => open_parquet(store, path, meta.size).await,
+        Format::Xlsx => {
+            if meta.size > MAX_XLSX_BYTES {
+                return Err(corrupt(format!(
+                    "the workbook is {} MB, more than the {} MB an Excel return may be; submit it as CSV or Parquet",
+                    meta.size >> 20,
+                    MAX_XLSX_BYTES >> 20
+                )));
+            }
+            let bytes = store.get(path).await.map_err(|e| corrupt(e.to_string()))?.bytes().await;
+            xlsx::open_xlsx(bytes.map_err(|e| corrupt(format!("the file cannot be read: {e}")))?)
+        }
         Format::Csv => {
             // Spooled to a temporary file (deleted when the reader is dropped), so a large CSV costs disk, not memory.
             let mut file =
@@ -125,7 +171,7 @@ async fn open_parquet(store: Arc<dyn ObjectStore>, path: &Path, size: u64) -> Re
         builder.with_batch_size(65_536).build().map_err(|e| corrupt(format!("not readable as Parquet: {e}")))?;
     let batches =
         stream.map_err(|e| corrupt(format!("the Parquet data is damaged ({e}); export the file again"))).boxed();
-    Ok(Opened { format: Format::Parquet, schema, batches })
+    Ok(Opened::new(Format::Parquet, schema, batches))
 }
 
 /// Time zones pandas recorded for its tz-aware columns (`pandas` metadata).
@@ -220,7 +266,7 @@ pub fn open_csv_from<R: Read + Seek + Send + 'static>(mut source: R) -> Result<O
     let mut rows = reader(rows.into_inner())?;
     rows.headers().map_err(|e| corrupt(format!("the header row cannot be read: {e}")))?;
     let batches = CsvBatches { rows, schema: schema.clone(), width, done: false, first: true };
-    Ok(Opened { format: Format::Csv, schema, batches: stream::iter(batches).boxed() })
+    Ok(Opened::new(Format::Csv, schema, stream::iter(batches).boxed()))
 }
 
 /// CSV rows as batches, read on demand.
