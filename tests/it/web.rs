@@ -1051,6 +1051,8 @@ fn the_secretariat_a_focal_point_and_a_co_chair_close_a_cycle_in_chromium() {
     let why = "Case J-2012-001 was opened in 2011; please move it to the 2011 return.";
     browser.fill("#back-why", why);
     browser.click_to("form:has(input[value='send_back']) button", "/members/IDN/returns/enforcement_cases/2012");
+    // the form posts to the page it is on: wait for the answer, not for the address
+    browser.wait_until("return document.body.innerText.includes('was sent back by')", 10);
     assert!(browser.text().contains("Version 1 was sent back by secretariat on "), "{}", browser.text());
     sign_out();
 
@@ -1075,6 +1077,7 @@ fn the_secretariat_a_focal_point_and_a_co_chair_close_a_cycle_in_chromium() {
     browser.click_to("a[href='/cycles/2012']", "/cycles/2012");
     browser.fill("#lock-why", "Figures agreed with the co-chairs for SOM5.");
     browser.click_to("form:has(input[value='lock']) button", "/cycles/2012");
+    browser.wait_until("return document.body.innerText.includes('locked by the secretariat')", 10);
     assert!(browser.text().contains("cycle 2012 locked by the secretariat (secretariat) on"), "{}", browser.text());
     shot("cycle-locked");
     sign_out();
@@ -1103,6 +1106,7 @@ fn the_secretariat_a_focal_point_and_a_co_chair_close_a_cycle_in_chromium() {
     sign_in("secretariat");
     browser.goto(&format!("{base}/runs/{run}"));
     browser.click_to("form[action$='/review'] button", &format!("/runs/{run}"));
+    browser.wait_until("return document.body.innerText.includes('up for review')", 10);
     assert!(browser.text().contains("These drafts are up for review"), "{}", browser.text());
     sign_out();
 
@@ -1112,9 +1116,11 @@ fn the_secretariat_a_focal_point_and_a_co_chair_close_a_cycle_in_chromium() {
     browser.fill("#c-part", "Co-Chairs' Statement ¶3");
     browser.fill("#c-text", "Please name the members that reported late.");
     browser.click_to("form[action$='/comments'] button", &format!("/runs/{run}"));
+    browser.wait_until("return document.body.innerText.includes('Please name the members')", 10);
     assert!(browser.text().contains("Please name the members that reported late."), "{}", browser.text());
     shot("draft-review");
     browser.click_to("form[action$='/clear'] button", &format!("/runs/{run}"));
+    browser.wait_until("return document.body.innerText.includes('These drafts are final')", 10);
     let text = browser.text();
     assert!(text.contains("These drafts are final: cleared by every co-chair (chair), files frozen."), "{text}");
     shot("draft-final");

@@ -16,7 +16,7 @@ use fedreport_store::{StoreError, audit, receipt};
 use minijinja::context;
 use serde::Deserialize;
 
-use super::checked_id;
+use super::{checked_id, member_code};
 use crate::auth::CurrentUser;
 use crate::error::{AppError, Result};
 use crate::page::page;
@@ -27,14 +27,6 @@ fn refused(e: StoreError) -> AppError {
     match e {
         StoreError::Refused(why) => AppError::Conflict(why),
         other => AppError::internal(other),
-    }
-}
-
-fn member_code(state: &AppState, member: &str) -> Result<()> {
-    if state.forum().contract.registry().is_reporting_member(member) {
-        Ok(())
-    } else {
-        Err(AppError::NotFound(format!("'{member}' is not a member that reports")))
     }
 }
 

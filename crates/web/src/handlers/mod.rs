@@ -11,6 +11,15 @@ pub fn checked_id(id: &str, prefix: &str, what: &str) -> Result<()> {
     if ok { Ok(()) } else { Err(AppError::NotFound(format!("there is no {what} {id}"))) }
 }
 
+/// A member code of the registry that reports, or 404.
+pub fn member_code(state: &crate::state::AppState, member: &str) -> Result<()> {
+    if state.forum().contract.registry().is_reporting_member(member) {
+        Ok(())
+    } else {
+        Err(AppError::NotFound(format!("'{member}' is not a member that reports")))
+    }
+}
+
 pub mod assets;
 pub mod board;
 pub mod contract;

@@ -14,7 +14,7 @@ use minijinja::context;
 use minijinja::value::Serde;
 use serde::{Deserialize, Serialize};
 
-use super::checked_id;
+use super::{checked_id, member_code};
 use crate::auth::CurrentUser;
 use crate::error::{AppError, Result};
 use crate::page::page;
@@ -37,15 +37,6 @@ struct Upload {
 fn upload_id() -> String {
     let r = uuid::Uuid::new_v4().simple().to_string();
     format!("u-{}-{}", Utc::now().format("%Y%m%dT%H%M%S%3fZ"), &r[..8])
-}
-
-/// A member code of the registry, or 404.
-fn member_code(state: &AppState, member: &str) -> Result<()> {
-    if state.forum().contract.registry().is_reporting_member(member) {
-        Ok(())
-    } else {
-        Err(AppError::NotFound(format!("'{member}' is not a member that reports")))
-    }
 }
 
 async fn read_upload(state: &AppState, member: &str, id: &str) -> Result<(Upload, Report)> {
