@@ -707,6 +707,21 @@ fn a_focal_point_the_secretariat_and_a_co_chair_in_chromium() {
     );
     assert!(browser.path().starts_with("/members/IDN/uploads/u-"), "htmx filtered in place");
 
+    // the same mistakes in the Excel template: each finding names its cell as Excel shows it
+    browser.goto(&format!("{base}/members/IDN/returns"));
+    browser.choose_file("#file", &repo().join("tests/web/enforcement_2012_with_errors.xlsx"));
+    browser.click_to("form[enctype] button[type=submit]", "/members/IDN/uploads/u-");
+    let cells =
+        "return [...document.querySelectorAll('table.findings tbody tr td:nth-child(2) .cell')].map(t => t.innerText)";
+    assert_eq!(
+        browser.js(cells),
+        serde_json::json!(["Return!J2", "Return!D3", "Return!F3", "Return!H3", "Return!D4", "Return!J4"]),
+        "{}",
+        browser.text()
+    );
+    assert_eq!(browser.js("return document.querySelectorAll('script').length"), 1, "the hostile case id stayed text");
+    shot("findings-excel");
+
     // the corrected file: valid, submitted, a receipt
     browser.goto(&format!("{base}/members/IDN/returns"));
     browser.choose_file("#file", &repo().join("tests/web/enforcement_2012.csv"));
