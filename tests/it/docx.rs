@@ -15,25 +15,7 @@ use crate::support::missing;
 
 /// What python-docx finds in a document, or `None` (failing when required).
 fn read_back(file: &Path) -> Option<Value> {
-    let o = match Command::new("python3").arg(crate::repo().join("tests/office/read_docx.py")).arg(file).output() {
-        Ok(o) => o,
-        Err(e) => {
-            missing("FEDREPORT_REQUIRE_PYTHON_DOCX", &format!("python3 cannot run ({e})"));
-            return None;
-        }
-    };
-    if !o.status.success() {
-        let err = String::from_utf8_lossy(&o.stderr);
-        if err.contains("No module named 'docx'") {
-            missing(
-                "FEDREPORT_REQUIRE_PYTHON_DOCX",
-                "python-docx is not installed (python3 -m pip install python-docx)",
-            );
-            return None;
-        }
-        panic!("python-docx could not read {}: {err}", file.display());
-    }
-    Some(serde_json::from_slice(&o.stdout).expect("JSON from read_docx.py"))
+    crate::support::python_json("read_docx.py", &[file], "FEDREPORT_REQUIRE_PYTHON_DOCX", "docx", "python-docx")
 }
 
 /// The document as LibreOffice prints it, as text; `None` when LibreOffice or poppler is missing.

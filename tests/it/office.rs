@@ -11,29 +11,11 @@ use std::process::Command;
 use fedreport_office::xlsx;
 use serde_json::Value;
 
-use crate::support::missing;
-
 const REQUIRE: &str = "FEDREPORT_REQUIRE_OPENPYXL";
 
 /// What openpyxl finds in a workbook, or `None` (failing when required).
 fn read_back(file: &Path) -> Option<Value> {
-    let script = crate::repo().join("tests/office/read_xlsx.py");
-    let o = match Command::new("python3").arg(&script).arg(file).output() {
-        Ok(o) => o,
-        Err(e) => {
-            missing(REQUIRE, &format!("python3 cannot run ({e}); install python3 and openpyxl"));
-            return None;
-        }
-    };
-    if !o.status.success() {
-        let err = String::from_utf8_lossy(&o.stderr);
-        if err.contains("No module named 'openpyxl'") {
-            missing(REQUIRE, "openpyxl is not installed (python3 -m pip install openpyxl)");
-            return None;
-        }
-        panic!("openpyxl could not read {}: {err}", file.display());
-    }
-    Some(serde_json::from_slice(&o.stdout).expect("JSON from read_xlsx.py"))
+    crate::support::python_json("read_xlsx.py", &[file], REQUIRE, "openpyxl", "openpyxl")
 }
 
 /// Excel column letters → 0-based index.

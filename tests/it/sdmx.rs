@@ -10,27 +10,11 @@ use std::process::Command;
 
 use serde_json::Value;
 
-use crate::support::missing;
-
 const REQUIRE: &str = "FEDREPORT_REQUIRE_SDMX1";
 
+/// What sdmx1 reads from an export folder, or `None` (failing when required).
 fn read_back(dir: &std::path::Path) -> Option<Value> {
-    let o = match Command::new("python3").arg(crate::repo().join("tests/office/read_sdmx.py")).arg(dir).output() {
-        Ok(o) => o,
-        Err(e) => {
-            missing(REQUIRE, &format!("python3 cannot run ({e}); install python3 and sdmx1"));
-            return None;
-        }
-    };
-    if !o.status.success() {
-        let err = String::from_utf8_lossy(&o.stderr);
-        if err.contains("No module named 'sdmx'") {
-            missing(REQUIRE, "sdmx1 is not installed (python3 -m pip install sdmx1)");
-            return None;
-        }
-        panic!("sdmx1 could not read the export, or found a problem in it:\n{err}");
-    }
-    Some(serde_json::from_slice(&o.stdout).expect("JSON from read_sdmx.py"))
+    crate::support::python_json("read_sdmx.py", &[dir], REQUIRE, "sdmx", "sdmx1")
 }
 
 #[test]

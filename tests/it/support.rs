@@ -87,3 +87,31 @@ fn a_missing_resource_fails_when_required_and_is_counted_otherwise() {
     skip_or_fail(false, "FEDREPORT_REQUIRE_Y", "y is not installed", "a::u", Some(&log)).unwrap();
     assert_eq!(std::fs::read_to_string(&log).unwrap(), "a::t: x is not installed\na::u: y is not installed\n");
 }
+
+/// Run one of the independent readers in `tests/office/` (`python3 SCRIPT ARGS…`)
+/// and parse the JSON it prints; `None` when python3 or the PyPI `module` is
+/// missing (a failure when `require` is set), a panic when the script fails.
+pub fn python_json(
+    script: &str,
+    args: &[&std::path::Path],
+    require: &str,
+    module: &str,
+    package: &str,
+) -> Option<serde_json::Value> {
+    let o = match Command::new("python3").arg(crate::repo().join("tests/office").join(script)).args(args).output() {
+        Ok(o) => o,
+        Err(e) => {
+            missing(require, &format!("python3 cannot run ({e}); install python3 and {package}"));
+            return None;
+        }
+    };
+    if !o.status.success() {
+        let err = String::from_utf8_lossy(&o.stderr);
+        if err.contains(&format!("No module named '{module}'")) {
+            missing(require, &format!("{package} is not installed (python3 -m pip install {package})"));
+            return None;
+        }
+        panic!("{script} {args:?} failed:\n{err}");
+    }
+    Some(serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{script} printed no JSON ({e})")))
+}

@@ -17,7 +17,6 @@ use rust_xlsxwriter::{Format, Formula, Table, TableColumn, Workbook};
 use serde_json::{Value, json};
 
 use crate::block_on;
-use crate::support::missing;
 
 /// Validate and convert a file held in memory: the report and, when valid, the canonical Parquet.
 fn convert(bytes: Vec<u8>, name: &str) -> (Report, Option<Vec<u8>>) {
@@ -84,25 +83,14 @@ fn filled_by_openpyxl(dir: &Path, dataset: &str, batch: &RecordBatch) -> Option<
     let rows = dir.join(format!("{dataset}.json"));
     std::fs::write(&rows, serde_json::to_vec(&typed_rows(batch)).unwrap()).unwrap();
     let out = dir.join(format!("{dataset}.xlsx"));
-    let o = match Command::new("python3")
-        .arg(crate::repo().join("tests/office/fill_xlsx.py"))
-        .args([&template, &rows, &out])
-        .output()
-    {
-        Ok(o) => o,
-        Err(e) => {
-            missing("FEDREPORT_REQUIRE_OPENPYXL", &format!("python3 cannot run ({e})"));
-            return None;
-        }
-    };
-    if !o.status.success() {
-        let err = String::from_utf8_lossy(&o.stderr);
-        if err.contains("No module named 'openpyxl'") {
-            missing("FEDREPORT_REQUIRE_OPENPYXL", "openpyxl is not installed (python3 -m pip install openpyxl)");
-            return None;
-        }
-        panic!("fill_xlsx.py failed: {err}");
-    }
+    // the script prints nothing but `null`: it writes the workbook
+    crate::support::python_json(
+        "fill_xlsx.py",
+        &[&template, &rows, &out],
+        "FEDREPORT_REQUIRE_OPENPYXL",
+        "openpyxl",
+        "openpyxl",
+    )?;
     Some(std::fs::read(&out).unwrap())
 }
 

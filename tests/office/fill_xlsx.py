@@ -43,3 +43,4 @@ end_row = int("".join(ch for ch in table.ref.split(":")[1] if ch.isdigit()))
 if last > end_row:
     table.ref = f"A1:{get_column_letter(len(header))}{last}"
 wb.save(out)
+print("null")

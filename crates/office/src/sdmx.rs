@@ -301,14 +301,14 @@ fn codelist_for(contract: &Contract, dataset: Option<&str>, column: &str, table:
         Some(c) if c.values.as_ref().is_some_and(|v| !v.is_empty()) => {
             c.values.iter().flatten().map(|v| Code { id: v.clone(), name: v.replace('_', " ") }).collect()
         }
-        Some(c) if c.codelist == Some(CodeList::Member) || column.ends_with("_member") => {
-            registry.members().map(|m| Code { id: m.code.clone(), name: m.name.clone() }).collect()
-        }
         Some(c) if c.codelist == Some(CodeList::Iso3) => registry
             .iso3_codes()
             .into_iter()
             .map(|code| Code { id: code.to_string(), name: code.to_string() })
             .collect(),
+        Some(c) if c.codelist == Some(CodeList::Member) => {
+            registry.members().map(|m| Code { id: m.code.clone(), name: m.name.clone() }).collect()
+        }
         _ if column.ends_with("_member") => {
             registry.members().map(|m| Code { id: m.code.clone(), name: m.name.clone() }).collect()
         }

@@ -153,7 +153,11 @@ fn read_workbook(bytes: Bytes) -> Result<Opened, Finding> {
         None => sheets.first().cloned().ok_or_else(|| corrupt("the workbook has no sheets"))?,
     };
     let cells = read_cells(&mut book, &sheet)?;
-    let merged = book.merge_cells_by_sheet_name(&sheet).unwrap_or_default();
+    let merged = book.merge_cells_by_sheet_name(&sheet).map_err(|e| {
+        corrupt(format!(
+            "the merged cells of sheet {sheet} cannot be read ({e}); save the workbook from Excel again and resubmit"
+        ))
+    })?;
 
     let (header_row, first_col, last_col, names, last_row, table) = match chosen {
         Some((_, part)) => {
