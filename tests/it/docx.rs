@@ -4,7 +4,8 @@
 //! states in the PDF's text (poppler's pdftotext); python-docx (from PyPI)
 //! reads the heading styles, numbered paragraphs, tables, header and page
 //! numbers back; a draft after a revision carries the revised figure as a
-//! tracked deletion and insertion by fedreport.
+//! tracked deletion and insertion by fedreport. The briefing's charts are
+//! PNG pictures with alt text, sharp on paper, and LibreOffice prints them.
 
 use std::path::Path;
 use std::process::Command;
@@ -175,7 +176,42 @@ fn every_word_draft_opens_in_libreoffice_with_every_figure_and_reads_back_in_pyt
         );
         assert!(doc["footer_fields"].to_string().contains("PAGE"), "{what}: page numbers");
         assert_eq!(doc["changes"], serde_json::json!([]), "{what}: a first draft has no tracked changes");
+
+        // each chart the draft places is a PNG picture with the chart's title and alt text,
+        // no wider than the text, and LibreOffice prints it
+        let lines: Vec<&str> = markdown.lines().collect();
+        let titles: Vec<String> = lines
+            .iter()
+            .enumerate()
+            .filter(|(_, l)| l.starts_with("<!-- chart:"))
+            .map(|(i, _)| lines[..i].iter().rev().find(|l| !l.is_empty()).unwrap().trim_matches('*').to_string())
+            .collect();
+        if what.starts_with("ministerial-briefing") {
+            assert!(titles.len() >= 3, "{what}: the briefing's charts {titles:?}");
+        }
+        let pictures = doc["pictures"].as_array().unwrap();
+        let names: Vec<&str> = pictures.iter().map(|p| p["name"].as_str().unwrap()).collect();
+        assert_eq!(names, titles, "{what}: one picture per chart, in the draft's order");
+        for (i, p) in pictures.iter().enumerate() {
+            assert_eq!(p["id"], serde_json::json!((i + 1).to_string()), "{what}: picture ids");
+            assert!(p["descr"].as_str().unwrap().len() > 20, "{what}: alt text {p}");
+            let (cx, cy) = (p["cx"].as_u64().unwrap(), p["cy"].as_u64().unwrap());
+            assert!(cx <= 560 * 9525 && cy > 0, "{what}: within the margins {p}");
+            let (w, h) = (p["png"][0].as_u64().unwrap(), p["png"][1].as_u64().unwrap());
+            // at least 250 dpi where it is printed
+            assert!(w * 914_400 / cx >= 250 && h * 914_400 / cy >= 250, "{what}: sharp on paper {p}");
+        }
+        let pdf = dir.path().join(docx.file_name().unwrap()).with_extension("pdf");
+        assert_eq!(pdf_images(&pdf), titles.len(), "{what}: the pictures LibreOffice printed");
     }
+}
+
+/// How many images poppler's `pdfimages -list` finds in a PDF.
+fn pdf_images(pdf: &Path) -> usize {
+    let o = Command::new("pdfimages").arg("-list").arg(pdf).output().expect("pdfimages (poppler-utils) runs");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    // two header lines, then one line per image (an alpha channel is its own `smask` line)
+    String::from_utf8_lossy(&o.stdout).lines().skip(2).filter(|l| l.split_whitespace().nth(2) == Some("image")).count()
 }
 
 #[test]
@@ -193,6 +229,7 @@ fn a_revised_figure_is_a_tracked_deletion_and_insertion_by_fedreport() {
         header: "DRAFT — run r-2".into(),
         date: "2013-03-05T10:15:00Z".into(),
         previous: Some(&old),
+        pictures: &[],
     };
     let bytes = fedreport_office::docx::from_markdown(&new, &options).unwrap();
     assert_eq!(bytes, fedreport_office::docx::from_markdown(&new, &options).unwrap(), "same draft, same bytes");

@@ -1,7 +1,9 @@
 """Read a Word document with python-docx (PyPI), independently of the Rust
 writer, and print what a person would find in it as JSON: each paragraph's
 style and text (numbered ones marked), the tables' cells, the page header
-and footer, and every tracked insertion and deletion with its author.
+and footer, every tracked insertion and deletion with its author, and
+every picture with its name, alt text, size on the page and its image's
+own size in pixels (read from the PNG's header).
 Used by tests/it/docx.rs.
 
 usage: read_docx.py FILE.docx
@@ -31,6 +33,23 @@ for kind in ("ins", "del"):
             "author": e.get(qn("w:author")),
             "text": "".join(t.text or "" for t in e.iter(qn(tag))),
         })
+pictures = []
+for inline in body.iter(qn("wp:inline")):
+    pr = inline.find(qn("wp:docPr"))
+    extent = inline.find(qn("wp:extent"))
+    blip = next(inline.iter(qn("a:blip")))
+    part = d.part.related_parts[blip.get(qn("r:embed"))]
+    blob = part.blob
+    assert blob[:8] == b"\x89PNG\r\n\x1a\n", f"{part.partname} is not a PNG"
+    pictures.append({
+        "id": pr.get("id"),
+        "name": pr.get("name"),
+        "descr": pr.get("descr"),
+        "cx": int(extent.get("cx")),
+        "cy": int(extent.get("cy")),
+        "png": [int.from_bytes(blob[16:20], "big"), int.from_bytes(blob[20:24], "big")],
+        "part": str(part.partname),
+    })
 section = d.sections[0]
 print(json.dumps({
     "paragraphs": paragraphs,
@@ -38,4 +57,5 @@ print(json.dumps({
     "header": [p.text for p in section.header.paragraphs],
     "footer_fields": [i.text for i in section.footer._element.iter(qn("w:instrText"))],
     "changes": changes,
+    "pictures": pictures,
 }))

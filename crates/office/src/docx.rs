@@ -4,6 +4,11 @@
 //! outline see them), the statement's paragraphs numbered by Word, tables,
 //! and a "DRAFT — run …" header and page numbers on every page.
 //!
+//! Where the draft places a chart (a `<!-- chart: ID -->` line, which
+//! Markdown readers do not show), the chart is drawn as a PNG picture
+//! ([`crate::chart`]) with its alt text; the table of its figures follows it
+//! as in the Markdown.
+//!
 //! Given the same draft from an earlier run, the changes since are carried
 //! as tracked changes attributed to fedreport: each changed paragraph or
 //! table cell shows its deleted and inserted words in Word's review pane.
@@ -14,17 +19,22 @@
 
 use docx_rs::{
     AbstractNumbering, AlignmentType, Delete, Docx, Footer, Header, IndentLevel, Insert, Level, LevelJc, LevelText,
-    LineSpacing, NumPages, NumberFormat, Numbering, NumberingId, PageNum, Paragraph, Run, RunFonts, SpecialIndentType,
-    Start, Style, StyleType, Table, TableCell, TableRow,
+    LineSpacing, NumPages, NumberFormat, Numbering, NumberingId, PageNum, Paragraph, Pic, Run, RunFonts,
+    SpecialIndentType, Start, Style, StyleType, Table, TableCell, TableRow,
 };
 use pulldown_cmark::{Event, HeadingLevel, Options, Parser, Tag, TagEnd};
 
+use crate::chart::{EMU_PER_PX, Picture, SCALE};
 use crate::{OfficeError, Result};
 
 /// Who the tracked changes are attributed to.
 pub const AUTHOR: &str = "fedreport";
 /// The numbering of the numbered paragraphs (docx-rs writes its own list 1).
 const PARAGRAPHS: usize = 2;
+/// The width between the margins of docx-rs's A4 page (8,504 twips), in CSS pixels, less a little.
+const TEXT_WIDTH_PX: u32 = 560;
+/// How a draft places a chart.
+const CHART_MARK: &str = "<!-- chart:";
 
 /// What a Word draft carries beside its text.
 #[derive(Debug, Clone)]
@@ -35,6 +45,8 @@ pub struct DocxOptions<'a> {
     pub date: String,
     /// The same draft from an earlier run: its changes become tracked changes.
     pub previous: Option<&'a str>,
+    /// The charts the draft places, drawn ([`crate::chart::pictures`]).
+    pub pictures: &'a [Picture],
 }
 
 /// A run of text with its emphasis.
@@ -52,8 +64,17 @@ type Cells = Vec<Vec<Span>>;
 #[derive(Debug, Clone, PartialEq)]
 enum Block {
     Heading(usize, Vec<Span>),
-    Paragraph { spans: Vec<Span>, numbered: bool },
-    Table { head: Cells, rows: Vec<Cells>, right: Vec<bool> },
+    Paragraph {
+        spans: Vec<Span>,
+        numbered: bool,
+    },
+    Table {
+        head: Cells,
+        rows: Vec<Cells>,
+        right: Vec<bool>,
+    },
+    /// A chart, by its short name.
+    Chart(String),
 }
 
 fn plain(spans: &[Span]) -> String {
@@ -71,6 +92,7 @@ impl Block {
                 .map(|r| r.iter().map(|c| plain(c)).collect::<Vec<_>>().join(" | "))
                 .collect::<Vec<_>>()
                 .join("\n"),
+            Block::Chart(id) => format!("[chart {id}]"),
         }
     }
 }
@@ -160,6 +182,11 @@ fn blocks(markdown: &str) -> Vec<Block> {
             Event::End(TagEnd::Table) => {
                 if let Some((head, rows, right)) = table.take() {
                     out.push(Block::Table { head, rows, right });
+                }
+            }
+            Event::Html(t) | Event::InlineHtml(t) => {
+                if let Some(id) = t.trim().strip_prefix(CHART_MARK).and_then(|r| r.strip_suffix("-->")) {
+                    out.push(Block::Chart(id.trim().to_string()));
                 }
             }
             Event::Text(t) | Event::Code(t) => push(&mut spans, &t, bold, italic),
@@ -287,14 +314,14 @@ fn style_of(block: &Block) -> (&'static str, bool) {
         Block::Heading(3, _) => ("Heading2", false),
         Block::Heading(_, _) => ("Heading3", false),
         Block::Paragraph { numbered, .. } => ("BodyText", *numbered),
-        Block::Table { .. } => ("BodyText", false),
+        Block::Table { .. } | Block::Chart(_) => ("BodyText", false),
     }
 }
 
 fn spans_of(block: &Block) -> &[Span] {
     match block {
         Block::Heading(_, s) | Block::Paragraph { spans: s, .. } => s,
-        Block::Table { .. } => &[],
+        Block::Table { .. } | Block::Chart(_) => &[],
     }
 }
 
@@ -344,6 +371,18 @@ fn table(block: &Block, old: Option<&Block>, date: &str) -> Table {
 pub fn from_markdown(markdown: &str, options: &DocxOptions) -> Result<Vec<u8>> {
     let date = options.date.as_str();
     let new = blocks(markdown);
+    let placed: Vec<&Picture> = new
+        .iter()
+        .filter_map(|b| match b {
+            Block::Chart(id) => Some(options.pictures.iter().find(|p| &p.id == id).ok_or_else(|| {
+                let drawn: Vec<&str> = options.pictures.iter().map(|p| p.id.as_str()).collect();
+                OfficeError::Docx {
+                    message: format!("the draft places the chart {id:?}, which was not drawn (drawn: {drawn:?})"),
+                }
+            })),
+            _ => None,
+        })
+        .collect::<Result<_>>()?;
     let mut docx = styles(Docx::new())
         .header(Header::new().add_paragraph(
             Paragraph::new().align(AlignmentType::Right).add_run(Run::new().add_text(&options.header).bold()),
@@ -363,6 +402,7 @@ pub fn from_markdown(markdown: &str, options: &DocxOptions) -> Result<Vec<u8>> {
     let add = |docx: Docx, block: &Block, pieces: Vec<Piece>, old: Option<&Block>| -> Docx {
         match block {
             Block::Table { .. } => docx.add_table(table(block, old, date)),
+            Block::Chart(id) => docx.add_paragraph(figure(options.pictures, id)),
             _ => {
                 let (style, numbered) = style_of(block);
                 docx.add_paragraph(paragraph(style, numbered, pieces, date))
@@ -395,7 +435,7 @@ pub fn from_markdown(markdown: &str, options: &DocxOptions) -> Result<Vec<u8>> {
                     }
                     similar::DiffTag::Insert => {
                         for b in &new[new_range] {
-                            docx = inserted(docx, b, date);
+                            docx = inserted(docx, b, date, options.pictures);
                         }
                     }
                     similar::DiffTag::Replace => {
@@ -406,9 +446,9 @@ pub fn from_markdown(markdown: &str, options: &DocxOptions) -> Result<Vec<u8>> {
                                 (Some(ob), Some(nb)) if std::mem::discriminant(ob) == std::mem::discriminant(nb) => {
                                     add(docx, nb, word_changes(spans_of(ob), spans_of(nb)), Some(ob))
                                 }
-                                (Some(ob), Some(nb)) => inserted(deleted(docx, ob, date), nb, date),
+                                (Some(ob), Some(nb)) => inserted(deleted(docx, ob, date), nb, date, options.pictures),
                                 (Some(ob), None) => deleted(docx, ob, date),
-                                (None, Some(nb)) => inserted(docx, nb, date),
+                                (None, Some(nb)) => inserted(docx, nb, date, options.pictures),
                                 (None, None) => docx,
                             };
                         }
@@ -418,7 +458,7 @@ pub fn from_markdown(markdown: &str, options: &DocxOptions) -> Result<Vec<u8>> {
         }
     }
     let mut xml = docx.build();
-    xml.document = renumber_revisions(&xml.document);
+    xml.document = describe_pictures(&renumber_revisions(&xml.document), &placed);
     let mut out = std::io::Cursor::new(Vec::new());
     xml.pack(&mut out).map_err(|e| OfficeError::Docx { message: e.to_string() })?;
     Ok(out.into_inner())
@@ -433,6 +473,8 @@ fn deleted(docx: Docx, block: &Block, date: &str) -> Docx {
             vec![Piece::Deleted(format!("[table removed: {}]", block.text().lines().next().unwrap_or_default()))],
             date,
         )),
+        // a chart no longer drawn: its table's removal shows the change
+        Block::Chart(_) => docx,
         _ => {
             let (style, numbered) = style_of(block);
             docx.add_paragraph(paragraph(style, numbered, vec![Piece::Deleted(plain(spans_of(block)))], date))
@@ -441,15 +483,60 @@ fn deleted(docx: Docx, block: &Block, date: &str) -> Docx {
 }
 
 /// A block new since the earlier draft, shown inserted.
-fn inserted(docx: Docx, block: &Block, date: &str) -> Docx {
+fn inserted(docx: Docx, block: &Block, date: &str, pictures: &[Picture]) -> Docx {
     match block {
         Block::Table { .. } => docx.add_table(table(block, None, date)),
+        Block::Chart(id) => docx.add_paragraph(figure(pictures, id)),
         _ => {
             let (style, numbered) = style_of(block);
             let pieces = spans_of(block).iter().cloned().map(Piece::Inserted).collect();
             docx.add_paragraph(paragraph(style, numbered, pieces, date))
         }
     }
+}
+
+/// A chart's picture in a paragraph of its own, no wider than the text
+/// (`from_markdown` has checked that every placed chart was drawn).
+fn figure(pictures: &[Picture], id: &str) -> Paragraph {
+    let p = Paragraph::new().style("BodyText");
+    let Some(picture) = pictures.iter().find(|p| p.id == id) else { return p };
+    let (w, h) = if picture.width > TEXT_WIDTH_PX {
+        (TEXT_WIDTH_PX, (picture.height as u64 * TEXT_WIDTH_PX as u64 / picture.width as u64) as u32)
+    } else {
+        (picture.width, picture.height)
+    };
+    let pic = Pic::new_with_dimensions(picture.png.clone(), picture.width * SCALE, picture.height * SCALE)
+        .id(format!("chart_{id}"))
+        .size(w * EMU_PER_PX, h * EMU_PER_PX);
+    p.add_run(Run::new().add_image(pic))
+}
+
+fn xml_attr(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
+
+/// docx-rs gives every picture the same `wp:docPr` (id 1, "Figure") and no
+/// alt text: number them and give each its chart's title and alt text, in
+/// document order (the order the draft places them).
+fn describe_pictures(xml: &[u8], placed: &[&Picture]) -> Vec<u8> {
+    const DOC_PR: &str = "<wp:docPr id=\"1\" name=\"Figure\" />";
+    let Ok(text) = std::str::from_utf8(xml) else { return xml.to_vec() };
+    let mut parts = text.split(DOC_PR);
+    let mut out = String::with_capacity(text.len());
+    out.push_str(parts.next().unwrap_or_default());
+    for (i, part) in parts.enumerate() {
+        match placed.get(i) {
+            Some(p) => out.push_str(&format!(
+                "<wp:docPr id=\"{}\" name=\"{}\" descr=\"{}\" />",
+                i + 1,
+                xml_attr(&p.title),
+                xml_attr(&p.alt)
+            )),
+            None => out.push_str(DOC_PR),
+        }
+        out.push_str(part);
+    }
+    out.into_bytes()
 }
 
 /// docx-rs numbers `w:ins`/`w:del` from a process-wide counter; number them
@@ -488,11 +575,44 @@ mod tests {
     }
 
     #[test]
+    fn a_placed_chart_is_a_block_and_must_have_been_drawn() {
+        let md = "*Persons by sea*\n\n<!-- chart: sea -->\n\n| year | persons |\n|---|---:|\n| 2012 | 1,000 |\n";
+        let b = blocks(md);
+        assert_eq!(b.len(), 3, "{b:?}");
+        assert_eq!(b[1], Block::Chart("sea".into()));
+        let o =
+            DocxOptions { header: "DRAFT".into(), date: "2013-03-05T10:15:00Z".into(), previous: None, pictures: &[] };
+        let e = from_markdown(md, &o).unwrap_err().to_string();
+        assert!(e.contains("the chart \"sea\", which was not drawn"), "{e}");
+    }
+
+    #[test]
+    fn pictures_are_numbered_and_described_in_order() {
+        let p = |id: &str, alt: &str| Picture {
+            id: id.into(),
+            title: format!("T {id}"),
+            alt: alt.into(),
+            png: vec![],
+            width: 1,
+            height: 1,
+        };
+        let (a, b) = (p("sea", "Bars & \"more\""), p("victims", "V"));
+        let xml = "<a><wp:docPr id=\"1\" name=\"Figure\" /><b/><wp:docPr id=\"1\" name=\"Figure\" /></a>";
+        let out = String::from_utf8(describe_pictures(xml.as_bytes(), &[&a, &b])).unwrap();
+        assert_eq!(
+            out,
+            "<a><wp:docPr id=\"1\" name=\"T sea\" descr=\"Bars &amp; &quot;more&quot;\" /><b/>\
+             <wp:docPr id=\"2\" name=\"T victims\" descr=\"V\" /></a>"
+        );
+    }
+
+    #[test]
     fn same_bytes_for_the_same_draft() {
         let o = DocxOptions {
             header: "DRAFT — run r-1".into(),
             date: "2013-03-05T10:15:00Z".into(),
             previous: Some("1. It was 5.\n"),
+            pictures: &[],
         };
         let a = from_markdown("1. It was 7.\n", &o).unwrap();
         let b = from_markdown("1. It was 7.\n", &o).unwrap();

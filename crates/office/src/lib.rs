@@ -4,9 +4,11 @@
 //! written from the dataset's schema and the forum's registry, never by hand)
 //! and the SDMX export of a run ([`sdmx::export`]), and the drafts as Word
 //! documents ([`docx::from_markdown`], with the changes since an earlier
-//! draft as tracked changes). Reading Excel returns belongs to
+//! draft as tracked changes, and the briefing's charts as pictures drawn by
+//! [`chart::picture`]). Reading Excel returns belongs to
 //! `fedreport-contract`, with the other readers.
 
+pub mod chart;
 pub mod docx;
 pub mod sdmx;
 pub mod xlsx;
@@ -24,6 +26,9 @@ pub enum OfficeError {
     /// A Word document could not be made.
     #[error("cannot write the Word draft: {message}")]
     Docx { message: String },
+    /// A chart could not be drawn as a picture.
+    #[error("cannot draw the chart {id} for the Word draft: {message}")]
+    Chart { id: String, message: String },
     /// An SDMX file could not be made.
     #[error("cannot write the SDMX export ({what}): {message}")]
     Sdmx { what: String, message: String },

@@ -57,7 +57,8 @@ fn escape(s: &str) -> String {
 }
 
 impl Chart {
-    fn new(id: &str, title: String, source: String, alt: String, bars: Vec<Bar>) -> Chart {
+    /// A chart of these bars (drawn when there is at least one).
+    pub fn new(id: &str, title: String, source: String, alt: String, bars: Vec<Bar>) -> Chart {
         let categories: Vec<&str> = bars.iter().map(|b| b.label.as_str()).collect();
         let categories_json = serde_json::to_string(&categories).unwrap_or_else(|_| "[]".into());
         let drawn = !bars.is_empty();

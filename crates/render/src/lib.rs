@@ -213,6 +213,13 @@ impl Renderer {
         Ok(text.into_bytes())
     }
 
+    /// The run's charts, as the drafts draw them (for the Word drafts' pictures).
+    pub fn charts(&self, run: &RunData) -> Result<BTreeMap<String, charts::Chart>> {
+        let words = words::Words::new(&self.contract);
+        let facts = facts::Facts::from_run(run, self.contract.registry(), &words)?;
+        charts::all(run, &facts, &words)
+    }
+
     /// What every template sees: the meeting, the run, its facts, charts and annex.
     fn context(&self, run: &RunData, meeting: &Meeting, changes: Option<diff::Changes>) -> Result<minijinja::Value> {
         let registry = self.contract.registry();

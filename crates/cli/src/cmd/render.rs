@@ -45,6 +45,7 @@ pub fn write_docx(
     written: &[PathBuf],
 ) -> Result<Vec<PathBuf>> {
     let mut out = Vec::new();
+    let pictures = fedreport_office::chart::pictures(renderer.charts(data)?.values())?;
     for md in written.iter().filter(|p| p.extension().is_some_and(|e| e == "md")) {
         let text = std::fs::read_to_string(md).with_context(|| format!("cannot read {}", md.display()))?;
         let file = md.file_name().map(|f| f.to_string_lossy().to_string()).unwrap_or_default();
@@ -56,6 +57,7 @@ pub fn write_docx(
             header: format!("DRAFT — run {} — for review, not for circulation", data.manifest.run_id),
             date: data.manifest.created_at.clone(),
             previous: previous.as_deref(),
+            pictures: &pictures,
         };
         let target = md.with_extension("docx");
         std::fs::write(&target, fedreport_office::docx::from_markdown(&text, &options)?)
