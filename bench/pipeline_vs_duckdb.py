@@ -8,7 +8,7 @@ members x 10 years; --scale 180 gives about 10 million case-level rows),
 then, alternating, N times each:
   * `fedreport run` as a child process (wall time and peak RSS from wait4);
   * DuckDB in this process: the pipeline's .sql files in the order the run
-    recorded, over the run's compacted snapshot Parquet files and the same
+    recorded, over the run's compacted snapshot parts (Parquet) and the same
     auxiliary tables (returns, submissions, members, datasets, codelists,
     cycle_years, params), with 2 threads.
 Disclosure control (victims_by_member) is Rust, not SQL, and is left out of
@@ -42,28 +42,43 @@ def latest_manifest(lake):
     runs = sorted((lake / "runs").iterdir(), key=lambda p: p.name)
     return json.loads((runs[-1] / "manifest.json").read_text()), runs[-1]
 
-def setup_duckdb(con, lake, manifest):
+def setup_duckdb(con, lake, manifest, manifest_path, views=None):
+    """The input tables: each dataset as a view (by default over the run's
+    compacted snapshot parts; `views(con, dataset)` makes it otherwise) and
+    the auxiliary tables the engine registers, loaded by DuckDB itself from
+    the run's manifest (`returns`, `submissions`) and the schemas."""
     import duckdb  # noqa
-    snap = lake / "snapshots" / manifest["snapshot"]
+    index = None if views else json.loads((lake / "snapshots" / manifest["snapshot"] / "inputs.json").read_text())
     for f in sorted((ROOT / "schemas").glob("*.toml")):
         ds = tomllib.loads(f.read_text())["dataset"]
-        con.execute(f"CREATE OR REPLACE VIEW {ds} AS SELECT * FROM read_parquet('{snap / ds}/*.parquet')")
-    con.execute("CREATE OR REPLACE TABLE returns(reporting_member VARCHAR, dataset VARCHAR, reference_year INTEGER, version BIGINT, received_at TIMESTAMPTZ, rows BIGINT, submission_id VARCHAR)")
-    con.executemany("INSERT INTO returns VALUES (?, ?, ?, ?, ?, ?, ?)", [
-        (i["member"], i["dataset"], i["year"], i["version"], i["received_at"], i["rows"], i["submission_id"]) for i in manifest["inputs"]])
-    con.execute("CREATE OR REPLACE TABLE submissions(reporting_member VARCHAR, dataset VARCHAR, reference_year INTEGER, status VARCHAR, submission_id VARCHAR)")
-    if manifest["submissions"]:
-        con.executemany("INSERT INTO submissions VALUES (?, ?, ?, ?, ?)", [
-            (s["member"], s["dataset"], s["year"], s["status"], s["submission_id"]) for s in manifest["submissions"]])
+        if views:
+            views(con, ds)
+        else:
+            parts = ", ".join(f"'{lake / p['key']}'" for p in index["parts"] if p["dataset"] == ds)
+            con.execute(f"CREATE OR REPLACE VIEW {ds} AS SELECT * FROM read_parquet([{parts}])")
+    src = f"read_json('{manifest_path}', maximum_object_size = 1073741824)"
+    con.execute(f"""CREATE OR REPLACE TABLE returns AS
+        SELECT i.member AS reporting_member, i.dataset, CAST(i.year AS INTEGER) AS reference_year,
+               CAST(i.version AS BIGINT) AS version, TRY_CAST(i.received_at AS TIMESTAMPTZ) AS received_at,
+               CAST(i.rows AS BIGINT) AS rows, i.submission_id
+        FROM (SELECT unnest(inputs) AS i FROM {src})""")
+    con.execute(f"""CREATE OR REPLACE TABLE submissions AS
+        SELECT s.member AS reporting_member, CAST(s.dataset AS VARCHAR) AS dataset, CAST(s.year AS INTEGER) AS reference_year,
+               s.status, s.submission_id
+        FROM (SELECT unnest(submissions) AS s FROM {src})""")
     con.execute(f"CREATE OR REPLACE TABLE members AS SELECT * FROM read_csv('{ROOT / 'reference/members.csv'}', header=true, all_varchar=true)")
     con.execute("CREATE OR REPLACE TABLE datasets(dataset VARCHAR)")
     con.execute("CREATE OR REPLACE TABLE codelists(dataset VARCHAR, column_name VARCHAR, value VARCHAR, position INTEGER)")
+    names, codes = [], []
     for f in sorted((ROOT / "schemas").glob("*.toml")):
         s = tomllib.loads(f.read_text())
-        con.execute("INSERT INTO datasets VALUES (?)", [s["dataset"]])
+        names.append(s["dataset"])
         for c in s["columns"]:
             for i, v in enumerate(c.get("values", []) or []):
-                con.execute("INSERT INTO codelists VALUES (?, ?, ?, ?)", [s["dataset"], c["name"], v, i + 1])
+                codes.append((s["dataset"], c["name"], v, i + 1))
+    quote = lambda x: "'" + str(x).replace("'", "''") + "'"
+    con.execute("INSERT INTO datasets VALUES " + ", ".join(f"({quote(n)})" for n in names))
+    con.execute("INSERT INTO codelists VALUES " + ", ".join(f"({quote(d)}, {quote(c)}, {quote(v)}, {p})" for d, c, v, p in codes))
     p = manifest["parameters"]
     y = p["cycle_year"]
     first = min([i["year"] for i in manifest["inputs"]] + [y])
@@ -115,7 +130,7 @@ def main():
     manifest, run_dir = latest_manifest(lake)
     con = duckdb.connect()
     con.execute(f"SET threads = {a.threads}")
-    setup_duckdb(con, lake, manifest)
+    setup_duckdb(con, lake, manifest, run_dir / "manifest.json")
     run_duckdb(con, run_dir, manifest)  # warm-up
     df_wall, df_rss, df_engine, dk_wall, dk_steps = [], [], [], [], []
     for _ in range(a.runs):

@@ -106,7 +106,7 @@ def main():
         pvd.run_child(local_cmd)  # warm-up, snapshot
         manifest, run_dir = pvd.latest_manifest(lake)
         con = duckdb.connect(); con.execute(f"SET threads = {a.threads}")
-        pvd.setup_duckdb(con, lake, manifest); pvd.run_duckdb(con, run_dir, manifest)
+        pvd.setup_duckdb(con, lake, manifest, run_dir / "manifest.json"); pvd.run_duckdb(con, run_dir, manifest)
         cluster = Cluster(target, base / "cluster")
         ballista_cmd = [fed, "run", "--lake", lake, "--year", str(year), "--target-partitions", "2",
                         "--engine", f"ballista://127.0.0.1:{cluster.port}"]

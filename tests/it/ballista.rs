@@ -142,6 +142,11 @@ fn golden_tables_are_byte_identical_on_standalone_ballista() {
 }
 
 #[test]
+fn an_incremental_run_gives_the_tables_of_a_cold_run_on_standalone_ballista() {
+    block_on(crate::incremental::every_kind_of_change(Some(Arc::new(Ballista::Standalone))));
+}
+
+#[test]
 fn golden_tables_are_byte_identical_on_a_scheduler_and_two_executors_with_the_lake_on_s3() {
     let Some(moto) = Moto::start("returns") else { return };
     let url = "s3://returns/cluster";

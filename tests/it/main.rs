@@ -15,6 +15,7 @@ mod drafts;
 mod faults;
 mod forum;
 mod fuzz;
+mod incremental;
 mod intake;
 mod office;
 mod pipeline;

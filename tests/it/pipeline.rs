@@ -102,6 +102,7 @@ pub fn options(partitions: usize) -> RunOptions {
         set: vec![("yoy_factor".into(), "1.4".into()), ("drop_min_rows".into(), "1".into())],
         target_partitions: Some(partitions),
         engine: None,
+        cold: false,
     }
 }
 

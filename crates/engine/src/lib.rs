@@ -4,9 +4,11 @@
 //! indicator tables: loading a pipeline folder (`pipelines/som/`: a
 //! `pipeline.toml` and one `.sql` file per table), pinning the current
 //! accepted version of every return at the start of a run and compacting them
-//! into one Parquet file per dataset and year, building the DataFusion session (the
+//! into one Parquet part per dataset and year (rebuilding only the parts a new
+//! or revised return belongs to), building the DataFusion session (the
 //! single place a runtime is made from a lake, see [`session::runtime_for`]),
-//! running the steps in dependency order, disclosure control, writing every
+//! running the steps in dependency order — `per_return` steps incrementally,
+//! recomputing only the returns that changed ([`incremental`]) — disclosure control, writing every
 //! table as Parquet and CSV with a manifest (the type lives in
 //! `fedreport_store::manifest`, beside the run layout), and replaying a past run.
 //!
@@ -15,6 +17,7 @@
 
 pub mod disclosure;
 pub mod error;
+pub mod incremental;
 pub mod output;
 pub mod pin;
 pub mod pipeline;

@@ -50,6 +50,8 @@ struct StepDecl {
     dataset: Option<String>,
     #[serde(default)]
     fractions: Vec<String>,
+    #[serde(default)]
+    per_return: bool,
 }
 
 fn yes() -> bool {
@@ -85,7 +87,17 @@ pub struct Step {
     pub depends_on: Vec<String>,
     /// How readers see its table (title, headings, annex years).
     pub meta: TableMeta,
+    /// Declared `per_return = true`: its rows for a (reporting_member,
+    /// reference_year) come only from that member's rows of that year in the
+    /// tables it reads, so the engine computes them only for returns that
+    /// changed (see [`crate::incremental`]).
+    pub per_return: bool,
+    /// Every table its SQL reads (inputs and earlier steps), lower-cased.
+    pub reads: BTreeSet<String>,
 }
+
+/// The key columns a `per_return` step must have.
+pub const RETURN_KEY: [&str; 2] = ["reference_year", "reporting_member"];
 
 fn param_from_toml(v: &toml::Value) -> Option<Param> {
     Some(match v {
@@ -162,6 +174,7 @@ impl Pipeline {
         }
         let mut steps = Vec::new();
         for s in decl.steps {
+            let mut reads = BTreeSet::new();
             let (kind, deps) = match (&s.disclosure, &s.sql) {
                 (Some(d), None) => {
                     if !names.contains(&d.input) {
@@ -180,6 +193,7 @@ impl Pipeline {
                         .to_string();
                     let read = tables_read(&text).map_err(|e| sql_error(format!("{source}/{file}"), &e))?;
                     let deps = names.iter().filter(|n| **n != s.name && read.contains(n.as_str())).cloned().collect();
+                    reads = read;
                     (StepKind::Sql { file, text }, deps)
                 }
                 (Some(_), Some(_)) => {
@@ -195,6 +209,27 @@ impl Pipeline {
                     format!("step {}: key must name the key columns the output is sorted by", s.name),
                 ));
             }
+            if s.per_return {
+                if !matches!(kind, StepKind::Sql { .. }) {
+                    return Err(err(
+                        "pipeline.toml",
+                        format!(
+                            "step {}: per_return is for SQL steps (disclosure control looks across members)",
+                            s.name
+                        ),
+                    ));
+                }
+                if let Some(missing) = RETURN_KEY.iter().find(|c| !s.key.iter().any(|k| k == *c)) {
+                    return Err(err(
+                        "pipeline.toml",
+                        format!(
+                            "step {}: a per_return step's key must include {} (it has no {missing})",
+                            s.name,
+                            RETURN_KEY.join(" and ")
+                        ),
+                    ));
+                }
+            }
             let meta = TableMeta {
                 title: s.title,
                 columns: s.columns,
@@ -202,7 +237,16 @@ impl Pipeline {
                 dataset: s.dataset,
                 fractions: s.fractions,
             };
-            steps.push(Step { name: s.name, key: s.key, publish: s.publish, kind, depends_on: deps, meta });
+            steps.push(Step {
+                name: s.name,
+                key: s.key,
+                publish: s.publish,
+                kind,
+                depends_on: deps,
+                meta,
+                per_return: s.per_return,
+                reads,
+            });
         }
         let steps = order(steps).map_err(|m| err("pipeline.toml", m))?;
         Ok(Pipeline {
@@ -335,6 +379,27 @@ mod tests {
         ];
         let e = Pipeline::parse("t", files).unwrap_err().to_string();
         assert!(e.contains("disclosure_k"), "{e}");
+    }
+
+    #[test]
+    fn per_return_steps_are_declared_with_the_return_key() {
+        let p = som();
+        let per_return: Vec<&str> = p.steps.iter().filter(|s| s.per_return).map(|s| s.name.as_str()).collect();
+        assert!(per_return.contains(&"maritime_by_member") && per_return.contains(&"enforcement_by_member"));
+        let decl = |key: &str| {
+            vec![
+                (
+                    "pipeline.toml".to_string(),
+                    format!(
+                        "name='x'\ntitle='x'\nversion='1'\n[parameters]\ncycle_year=2012\n[[steps]]\nname='a'\nkey={key}\nper_return=true\n"
+                    ),
+                ),
+                ("a.sql".to_string(), "SELECT 1 AS k".to_string()),
+            ]
+        };
+        let e = Pipeline::parse("t", decl("['reference_year']")).unwrap_err().to_string();
+        assert!(e.contains("step a: a per_return step's key must include reference_year and reporting_member (it has no reporting_member)"), "{e}");
+        assert!(Pipeline::parse("t", decl("['reference_year', 'reporting_member']")).is_ok());
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! Running a pipeline: pin, register, execute the steps, write, record.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -10,14 +10,15 @@ use datafusion::arrow::array::{
     ArrayRef, BooleanArray, Float64Array, Int32Array, Int64Array, RecordBatch, StringArray, TimestampMillisecondArray,
 };
 use datafusion::arrow::datatypes::{Field, Schema};
-use datafusion::prelude::{ParquetReadOptions, SessionContext};
+use datafusion::prelude::SessionContext;
 use fedreport_contract::Contract;
 use fedreport_store::Lake;
 use fedreport_store::layout::{self, sha256_hex};
-use fedreport_store::manifest::{DisclosureRecord, FileRef, Manifest, Output, StepRecord, Submission};
+use fedreport_store::manifest::{DisclosureRecord, FileRef, Manifest, Output, Reuse, StepRecord, Submission};
 
 use crate::disclosure;
 use crate::error::{EngineError, Result, sql_error};
+use crate::incremental;
 use crate::output;
 use crate::pin::{self, Snapshot};
 use crate::pipeline::{CYCLE_YEAR, DISCLOSURE_K, Param, Pipeline, StepKind};
@@ -34,6 +35,10 @@ pub struct RunOptions {
     pub target_partitions: Option<usize>,
     /// Where the SQL runs (default: DataFusion in this process).
     pub engine: Option<Arc<dyn Engine>>,
+    /// Compute everything afresh, reusing no snapshot part and no cached
+    /// step result (they are written again): to check that an incremental
+    /// run gives the same tables.
+    pub cold: bool,
 }
 
 /// Progress of a run, for a progress bar.
@@ -91,14 +96,34 @@ pub async fn run(
     let params = pipeline.parameters_with(opts.year, &opts.set)?;
     let year = int_param(&params, CYCLE_YEAR)? as i32;
     let t = Instant::now();
-    let snapshot =
-        pin::pin(lake, contract.schemas(), year, &mut |done, total| progress(Progress::Pinning { done, total }))
-            .await?;
+    let snapshot = pin::pin(lake, contract.schemas(), year, opts.cold, &mut |done, total| {
+        progress(Progress::Pinning { done, total })
+    })
+    .await?;
     let pin_ms = t.elapsed().as_millis() as u64;
-    let submissions = read_submissions(lake).await?;
+    let t = Instant::now();
+    let (submissions, receipts_read, receipts_cached) = read_submissions(lake).await?;
+    let receipts_ms = t.elapsed().as_millis() as u64;
     let partitions = opts.target_partitions.unwrap_or_else(session::default_partitions);
     let engine = opts.engine.clone().unwrap_or_else(|| Arc::new(Local));
-    let exec = Execution { engine: engine.as_ref(), lake, contract, pipeline, partitions, replay_of: None, pin_ms };
+    let reuse = Reuse {
+        snapshot_reused: snapshot.made.reused_snapshot,
+        parts_built: snapshot.made.built.clone(),
+        parts_reused: snapshot.made.reused,
+        receipts_read,
+        receipts_cached,
+    };
+    let exec = Execution {
+        engine: engine.as_ref(),
+        lake,
+        contract,
+        pipeline,
+        partitions,
+        replay_of: None,
+        timings: BTreeMap::from([("pin".to_string(), pin_ms), ("receipts".to_string(), receipts_ms)]),
+        use_cache: !opts.cold,
+        reuse,
+    };
     let outcome = exec.run(params, snapshot, submissions, progress).await?;
     // Drafts of an earlier run on this cycle no longer show its latest figures.
     fedreport_store::cycle::withdraw_superseded(lake, "fedreport run", &outcome.manifest).await?;
@@ -163,6 +188,8 @@ pub async fn replay_on(
     })
     .await?;
     let pin_ms = t.elapsed().as_millis() as u64;
+    let reuse = Reuse { parts_built: snapshot.made.built.clone(), ..Reuse::default() };
+    // a replay computes every step from the pinned inputs, reusing no cached result
     let exec = Execution {
         engine,
         lake,
@@ -170,7 +197,9 @@ pub async fn replay_on(
         pipeline: &pipeline,
         partitions: manifest.target_partitions,
         replay_of: Some(manifest.run_id.clone()),
-        pin_ms,
+        timings: BTreeMap::from([("pin".to_string(), pin_ms)]),
+        use_cache: false,
+        reuse,
     };
     let outcome = exec.run(manifest.parameters.clone(), snapshot, manifest.submissions.clone(), progress).await?;
     let mut differences = Vec::new();
@@ -184,9 +213,10 @@ pub async fn replay_on(
     Ok((outcome, differences))
 }
 
-async fn read_submissions(lake: &Lake) -> Result<Vec<Submission>> {
-    let mut out: Vec<Submission> = fedreport_store::receipt::list(lake, None)
-        .await?
+/// Every receipt as the run records it, with how many were read and how many came from the cache.
+async fn read_submissions(lake: &Lake) -> Result<(Vec<Submission>, usize, usize)> {
+    let (receipts, read, cached) = fedreport_store::receipt::list_cached(lake).await?;
+    let mut out: Vec<Submission> = receipts
         .into_iter()
         .map(|r| Submission {
             member: r.member,
@@ -200,7 +230,7 @@ async fn read_submissions(lake: &Lake) -> Result<Vec<Submission>> {
         })
         .collect();
     out.sort_by(|a, b| a.submission_id.cmp(&b.submission_id));
-    Ok(out)
+    Ok((out, read, cached))
 }
 
 /// What a run is made of, besides its parameters and inputs.
@@ -211,7 +241,11 @@ struct Execution<'a> {
     pipeline: &'a Pipeline,
     partitions: usize,
     replay_of: Option<String>,
-    pin_ms: u64,
+    /// Milliseconds of what came before the steps (pinning, receipts).
+    timings: BTreeMap<String, u64>,
+    /// Whether `per_return` steps read and write the step cache.
+    use_cache: bool,
+    reuse: Reuse,
 }
 
 impl Execution<'_> {
@@ -228,14 +262,20 @@ impl Execution<'_> {
         let year = int_param(&params, CYCLE_YEAR)? as i32;
         let ctx = engine.session(lake, session::config(self.partitions)).await?;
         let work = layout::run_work(&run_id);
-        register_inputs(engine, &ctx, lake, &work, self.contract, &snapshot, &submissions, &params, year).await?;
+        let t = Instant::now();
+        let aux =
+            register_inputs(engine, &ctx, lake, &work, self.contract, &snapshot, &submissions, &params, year).await?;
+        let datasets: BTreeSet<String> = self.contract.schemas().names().map(|n| n.to_string()).collect();
 
         for (name, text) in &pipeline.files {
             lake.put(&format!("{}{name}", layout::run_pipeline(&run_id)), Bytes::from(text.clone())).await?;
         }
-        let mut timings = BTreeMap::new();
-        timings.insert("pin".to_string(), self.pin_ms);
+        let mut timings = self.timings;
+        timings.insert("register".to_string(), t.elapsed().as_millis() as u64);
         let mut warnings = Vec::new();
+        // every step's table (published or not), and the fingerprints of `per_return` steps
+        let mut all_tables: BTreeMap<String, RecordBatch> = BTreeMap::new();
+        let mut fingerprints: BTreeMap<String, incremental::Fingerprints> = BTreeMap::new();
         let mut steps = Vec::new();
         let mut tables = BTreeMap::new();
         let mut outputs = Vec::new();
@@ -244,7 +284,28 @@ impl Execution<'_> {
         for (index, step) in pipeline.steps.iter().enumerate() {
             progress(Progress::Step { name: step.name.clone(), index, total });
             let t = Instant::now();
+            let mut reuse_of_step = None;
             let (batch, file, sha) = match &step.kind {
+                StepKind::Sql { file, text } if step.per_return => {
+                    let scope = incremental::Scope {
+                        engine,
+                        lake,
+                        ctx: &ctx,
+                        work: &work,
+                        pipeline_source: &pipeline.source,
+                        inputs: &snapshot.inputs,
+                        submissions: &submissions,
+                        datasets: &datasets,
+                        aux: &aux,
+                        tables: &all_tables,
+                        fingerprints: &fingerprints,
+                        use_cache: self.use_cache,
+                    };
+                    let (batch, fps, reuse) = scope.run(step, file, text).await?;
+                    fingerprints.insert(step.name.clone(), fps);
+                    reuse_of_step = Some(reuse);
+                    (batch, Some(file.clone()), Some(sha256_hex(text.as_bytes())))
+                }
                 StepKind::Sql { file, text } => {
                     let located =
                         |e: datafusion::error::DataFusionError| sql_error(format!("{}/{file}", pipeline.source), &e);
@@ -286,6 +347,7 @@ impl Execution<'_> {
             };
             check_unique_key(&batch, &step.key, &step.name, &mut warnings);
             engine.register_batch(&ctx, lake, &work, &step.name, batch.clone()).await?;
+            all_tables.insert(step.name.clone(), batch.clone());
             let millis = t.elapsed().as_millis() as u64;
             timings.insert(format!("step:{}", step.name), millis);
             steps.push(StepRecord {
@@ -294,6 +356,7 @@ impl Execution<'_> {
                 sha256: sha,
                 depends_on: step.depends_on.clone(),
                 millis,
+                incremental: reuse_of_step,
             });
             if step.publish {
                 progress(Progress::Writing { table: step.name.clone() });
@@ -333,6 +396,7 @@ impl Execution<'_> {
             outputs,
             timings_ms: timings,
             warnings,
+            reuse: self.reuse,
         };
         lake.put(&layout::run_manifest(&run_id), Bytes::from(manifest.to_json()?)).await?;
         Ok(RunOutcome { manifest, tables })
@@ -376,7 +440,7 @@ fn check_unique_key(batch: &RecordBatch, key: &[String], step: &str, warnings: &
     }
 }
 
-/// Register the snapshot's datasets and the auxiliary input tables.
+/// Register the snapshot's datasets and the auxiliary input tables; returns the auxiliary tables.
 #[allow(clippy::too_many_arguments)]
 async fn register_inputs(
     engine: &dyn Engine,
@@ -388,16 +452,16 @@ async fn register_inputs(
     submissions: &[Submission],
     params: &BTreeMap<String, Param>,
     year: i32,
-) -> Result<()> {
+) -> Result<BTreeMap<String, RecordBatch>> {
     let schemas = contract.schemas();
-    // One folder per dataset, one file per year. The files are written in
+    // One part per dataset and year. The parts hold rows in
     // (reference_year, reporting_member) order, but that order is not
     // declared to DataFusion: declaring it made DataFusion 55.2 slower here
     // (1.8x, measured).
     for s in schemas.iter() {
-        let url = format!("{}/", lake.url(&layout::snapshot_dataset(&snapshot.id, &s.dataset)));
-        let options = ParquetReadOptions::default();
-        ctx.register_parquet(s.dataset.as_str(), &url, options).await?;
+        let urls: Vec<String> =
+            snapshot.parts.iter().filter(|p| p.dataset == s.dataset).map(|p| lake.url(&p.key).to_string()).collect();
+        session::register_parquet_files(ctx, &s.dataset, &urls).await?;
     }
     let mut aux: Vec<(&str, RecordBatch)> = Vec::new();
     let mut mem = |name: &'static str, cols: Vec<(&str, ArrayRef)>| -> Result<()> {
@@ -495,10 +559,12 @@ async fn register_inputs(
         cols.push((k.as_str(), arr));
     }
     mem("params", cols)?;
+    let mut out = BTreeMap::new();
     for (name, batch) in aux {
-        engine.register_batch(ctx, lake, work, name, batch).await?;
+        engine.register_batch(ctx, lake, work, name, batch.clone()).await?;
+        out.insert(name.to_string(), batch);
     }
-    Ok(())
+    Ok(out)
 }
 
 fn batch_of(cols: Vec<(&str, ArrayRef)>) -> Result<RecordBatch> {

@@ -12,6 +12,8 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use datafusion::arrow::array::RecordBatch;
 use datafusion::datasource::MemTable;
+use datafusion::datasource::file_format::options::ReadOptions;
+use datafusion::datasource::listing::{ListingTable, ListingTableConfig, ListingTableUrl};
 use datafusion::execution::runtime_env::{RuntimeEnv, RuntimeEnvBuilder};
 use datafusion::prelude::{ParquetReadOptions, SessionConfig, SessionContext};
 use fedreport_store::Lake;
@@ -75,6 +77,24 @@ pub async fn register_through_lake(
     let key = fedreport_store::layout::work_table(work, name);
     lake.put(&key, Bytes::from(output::parquet(&batch, name)?)).await?;
     ctx.register_parquet(name, lake.url(&key).as_str(), ParquetReadOptions::default()).await?;
+    Ok(())
+}
+
+/// Register Parquet files (full URLs, every one with the same columns) as
+/// one table, as `register_parquet` does for a folder.
+pub async fn register_parquet_files(ctx: &SessionContext, name: &str, urls: &[String]) -> Result<()> {
+    let options = ParquetReadOptions::default().to_listing_options(&ctx.copied_config(), ctx.copied_table_options());
+    let paths = urls.iter().map(ListingTableUrl::parse).collect::<datafusion::error::Result<Vec<_>>>()?;
+    let Some(first) = paths.first() else {
+        return Err(crate::error::EngineError::Pipeline {
+            file: name.to_string(),
+            message: "no file to register as this table".into(),
+        });
+    };
+    let schema = options.infer_schema(&ctx.state(), first).await?;
+    let config = ListingTableConfig::new_with_multi_paths(paths).with_listing_options(options).with_schema(schema);
+    let table = ListingTable::try_new(config)?.with_cache(ctx.runtime_env().cache_manager.get_file_statistic_cache());
+    ctx.register_table(name, Arc::new(table))?;
     Ok(())
 }
 

@@ -31,6 +31,7 @@ pub(crate) const FILES: &[(&str, &str)] = &[
     ("pipelines/som/pipeline.toml", include_str!("../../../pipelines/som/pipeline.toml")),
     ("pipelines/som/quality_flags.sql", include_str!("../../../pipelines/som/quality_flags.sql")),
     ("pipelines/som/victims_counts.sql", include_str!("../../../pipelines/som/victims_counts.sql")),
+    ("pipelines/som/victims_profile.sql", include_str!("../../../pipelines/som/victims_profile.sql")),
     ("pipelines/som/victims_regional.sql", include_str!("../../../pipelines/som/victims_regional.sql")),
     ("templates/annex.html.j2", include_str!("../../../templates/annex.html.j2")),
     ("templates/annex.md.j2", include_str!("../../../templates/annex.md.j2")),

@@ -5,8 +5,11 @@
 //! accepted/{dataset}/{year}/{MEMBER}/v{000001}.parquet    immutable versions (conditional create)
 //! rejected/{MEMBER}/{submission_id}/{file}                rejected submissions, kept as sent
 //! receipts/{MEMBER}/{submission_id}.json                  one receipt per submission (conditional create)
-//! snapshots/{id}/{dataset}/{year}.parquet                 compacted inputs of runs (fedreport-engine)
-//! snapshots/{id}/inputs.json                              the versions a snapshot holds (written last)
+//! snapshots/parts/{dataset}/{year}/{part}.parquet        compacted inputs of runs, named by the versions they hold
+//! snapshots/parts/{dataset}/{year}/{part}.json           those versions (written after the part)
+//! snapshots/{id}/inputs.json                              a run's versions and parts (fedreport-engine)
+//! cache/steps/{step}/{key}.parquet                         per-return results of incremental steps
+//! cache/receipts.json                                      the receipts earlier runs read
 //! runs/{run_id}/manifest.json                             what a run read, did and wrote
 //! runs/{run_id}/tables/{table}.parquet|csv                published indicator tables
 //! runs/{run_id}/pipeline/{file}                           the pipeline files the run executed
@@ -208,14 +211,28 @@ pub fn snapshot_index(id: &str) -> String {
     format!("{}inputs.json", snapshot_folder(id))
 }
 
-/// Folder of one dataset's compacted files in a snapshot (one file per year).
-pub fn snapshot_dataset(id: &str, dataset: &str) -> String {
-    format!("{}{dataset}/", snapshot_folder(id))
+/// A compacted (dataset, year) part, named by the versions it holds.
+pub fn snapshot_part(dataset: &str, year: i32, part: &str) -> String {
+    format!("snapshots/parts/{dataset}/{year}/{part}.parquet")
 }
 
-/// One (dataset, year) file of a snapshot.
-pub fn snapshot_file(id: &str, dataset: &str, year: i32) -> String {
-    format!("{}{year}.parquet", snapshot_dataset(id, dataset))
+/// The versions a part holds.
+pub fn snapshot_part_index(dataset: &str, year: i32, part: &str) -> String {
+    format!("snapshots/parts/{dataset}/{year}/{part}.json")
+}
+
+/// Folder of everything runs cache (deleting it only makes the next run slower).
+pub const CACHE: &str = "cache/";
+
+/// The cached per-return results of an incremental step, for one version
+/// of its SQL and of the small tables it reads.
+pub fn step_cache(step: &str, key: &str) -> String {
+    format!("{CACHE}steps/{step}/{key}.parquet")
+}
+
+/// The receipts earlier runs read (receipts are immutable).
+pub fn receipts_cache() -> String {
+    format!("{CACHE}receipts.json")
 }
 
 /// What an inbox file name says about its submission. Files written by
@@ -329,6 +346,7 @@ mod tests {
         assert_eq!(run_table("r-1", "t", "csv"), "runs/r-1/tables/t.csv");
         assert_eq!(parse_run_manifest(&run_manifest("r-1")), Some("r-1"));
         assert_eq!(parse_run_manifest("runs/r-1/tables/manifest.json"), None);
-        assert_eq!(snapshot_file("abc", "d", 2012), "snapshots/abc/d/2012.parquet");
+        assert_eq!(snapshot_part("d", 2012, "abc"), "snapshots/parts/d/2012/abc.parquet");
+        assert_eq!(step_cache("s", "k"), "cache/steps/s/k.parquet");
     }
 }

@@ -143,6 +143,40 @@ pub struct StepRecord {
     pub sha256: Option<String>,
     pub depends_on: Vec<String>,
     pub millis: u64,
+    /// For a step declared `per_return`: what it computed afresh and what it reused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub incremental: Option<StepReuse>,
+}
+
+/// What an incremental (`per_return`) step computed and reused in a run.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StepReuse {
+    /// Why everything was computed, when it was (no cached result for this
+    /// SQL and these small tables, or a replay, which always computes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cold: Option<String>,
+    /// The returns whose rows were computed afresh, as `MEMBER/year`.
+    pub recomputed: Vec<String>,
+    /// Returns whose rows came from the cache.
+    pub reused: usize,
+    /// Returns of the cached result no longer among the inputs, their rows dropped.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dropped: Vec<String>,
+}
+
+/// What a run made afresh and what it found made by earlier runs.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reuse {
+    /// The snapshot of these exact versions existed: no part was read.
+    pub snapshot_reused: bool,
+    /// Snapshot parts compacted by this run, as `dataset/year`.
+    pub parts_built: Vec<String>,
+    /// Parts found compacted by earlier runs.
+    pub parts_reused: usize,
+    /// Receipts read from the lake by this run…
+    pub receipts_read: usize,
+    /// …and those taken from the receipts cache (receipts never change).
+    pub receipts_cached: usize,
 }
 
 /// Disclosure control as a run applied it to one table.
@@ -195,7 +229,7 @@ pub struct Manifest {
     pub parameters: BTreeMap<String, Param>,
     /// Disclosure control applied, one record per protected table.
     pub disclosure: Vec<DisclosureRecord>,
-    /// Compacted snapshot of the inputs (`snapshots/{id}/`).
+    /// The snapshot of the inputs (`snapshots/{id}/inputs.json`, naming its parts).
     pub snapshot: String,
     pub inputs: Vec<Input>,
     pub submissions: Vec<Submission>,
@@ -203,6 +237,9 @@ pub struct Manifest {
     /// Milliseconds per phase (pin, each step, write).
     pub timings_ms: BTreeMap<String, u64>,
     pub warnings: Vec<String>,
+    /// What the run reused from earlier runs (snapshot parts, receipts).
+    #[serde(default)]
+    pub reuse: Reuse,
 }
 
 impl Manifest {

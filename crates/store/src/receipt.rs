@@ -1,6 +1,8 @@
 //! Receipts: what became of a submission, written once per submission with a
 //! conditional create and readable by the focal point.
 
+use std::collections::{BTreeMap, BTreeSet};
+
 use fedreport_contract::Finding;
 use serde::{Deserialize, Serialize};
 
@@ -132,16 +134,63 @@ pub async fn read(lake: &Lake, member: &str, id: &str) -> Result<Option<Receipt>
 /// reads in parallel far faster than one after another).
 const READ_AHEAD: usize = 32;
 
-/// Every receipt of a member (or of all members), oldest submission first.
-pub async fn list(lake: &Lake, member: Option<&str>) -> Result<Vec<Receipt>> {
-    use futures::{StreamExt, TryStreamExt};
-    let keys: Vec<String> = lake
+/// The keys of the receipts of a member (or of all members).
+async fn keys(lake: &Lake, member: Option<&str>) -> Result<Vec<String>> {
+    Ok(lake
         .list(&layout::receipts(member))
         .await?
         .iter()
         .map(|meta| lake.rel(&meta.location))
         .filter(|key| key.ends_with(".json"))
-        .collect();
+        .collect())
+}
+
+/// Every receipt of every member, as [`list`] gives them, reading from the
+/// lake only those not in the receipts cache (a receipt never changes once
+/// written, so a cached one is right); the cache is brought up to date.
+/// Returns the receipts, how many were read and how many came from the cache.
+pub async fn list_cached(lake: &Lake) -> Result<(Vec<Receipt>, usize, usize)> {
+    use futures::{StreamExt, TryStreamExt};
+    let keys: BTreeSet<String> = keys(lake, None).await?.into_iter().collect();
+    let cache_key = layout::receipts_cache();
+    // an unreadable cache is only slower: every receipt is read again
+    let mut cache: BTreeMap<String, Receipt> = match lake.get_opt(&cache_key).await? {
+        Some(bytes) => serde_json::from_slice(&bytes).unwrap_or_default(),
+        None => BTreeMap::new(),
+    };
+    cache.retain(|k, _| keys.contains(k));
+    let missing: Vec<String> = keys.iter().filter(|k| !cache.contains_key(*k)).cloned().collect();
+    let cached = cache.len();
+    let read: Vec<(String, Receipt)> = futures::stream::iter(missing)
+        .map(|key| async move {
+            let bytes = lake.get(&key).await?;
+            let r = serde_json::from_slice::<Receipt>(&bytes)
+                .map_err(|source| StoreError::Json { path: key.clone(), source })?;
+            Ok::<_, StoreError>((key, r))
+        })
+        .buffered(READ_AHEAD)
+        .try_collect()
+        .await?;
+    let n = read.len();
+    if n > 0 {
+        cache.extend(read);
+        lake.put(
+            &cache_key,
+            bytes::Bytes::from(
+                serde_json::to_vec(&cache).map_err(|source| StoreError::Json { path: cache_key.clone(), source })?,
+            ),
+        )
+        .await?;
+    }
+    let mut out: Vec<Receipt> = cache.into_values().collect();
+    out.sort_by(|a, b| (&a.received_at, &a.submission_id).cmp(&(&b.received_at, &b.submission_id)));
+    Ok((out, n, cached))
+}
+
+/// Every receipt of a member (or of all members), oldest submission first.
+pub async fn list(lake: &Lake, member: Option<&str>) -> Result<Vec<Receipt>> {
+    use futures::{StreamExt, TryStreamExt};
+    let keys = keys(lake, member).await?;
     let mut out: Vec<Receipt> = futures::stream::iter(keys)
         .map(|key| async move {
             let bytes = lake.get(&key).await?;

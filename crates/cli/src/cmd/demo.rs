@@ -182,6 +182,7 @@ pub async fn demo(forum: &Forum, a: DemoArgs) -> Result<Outcome> {
         set: vec![("submission_deadline".into(), deadline)],
         target_partitions: None,
         engine: None,
+        cold: false,
     };
     let outcome = fedreport_engine::run(&lake, &forum.contract, &forum.pipeline, &opts, &mut run_bar()).await?;
     let run = RunData::from_batches(outcome.manifest.clone(), &outcome.tables)?;

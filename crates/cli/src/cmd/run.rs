@@ -43,6 +43,10 @@ pub struct RunArgs {
     /// Re-execute a past run from its manifest and check the outputs are byte-identical.
     #[arg(long, value_name = "RUN_ID_OR_MANIFEST", conflicts_with_all = ["pipeline", "year", "set", "target_partitions"])]
     replay: Option<String>,
+    /// Compute everything afresh, reusing no snapshot part and no cached step
+    /// result from earlier runs (to check that a run reusing them gives the same tables).
+    #[arg(long)]
+    cold: bool,
 }
 
 #[derive(clap::Args)]
@@ -84,10 +88,17 @@ pub async fn run(forum: &Forum, a: RunArgs) -> Result<Outcome> {
         Some(dir) => fedreport_engine::Pipeline::load(dir)?,
         None => forum.pipeline.clone(),
     };
-    let opts = RunOptions { year: a.year, set: a.set, target_partitions: a.target_partitions, engine: Some(engine) };
+    let opts = RunOptions {
+        year: a.year,
+        set: a.set,
+        target_partitions: a.target_partitions,
+        engine: Some(engine),
+        cold: a.cold,
+    };
     let outcome = fedreport_engine::run(&lake, &forum.contract, &pipeline, &opts, &mut run_bar()).await?;
     let data = RunData::from_batches(outcome.manifest.clone(), &outcome.tables)?;
     print!("{}", headline(&data));
+    println!("{}", reuse_words(&outcome.manifest));
     if let Some(out) = &a.out {
         outcome.copy_to(out)?;
         println!("tables and manifest copied to {}", out.display());
@@ -101,6 +112,29 @@ pub async fn run(forum: &Forum, a: RunArgs) -> Result<Outcome> {
         }
     }
     Ok(Outcome::Done)
+}
+
+/// What a run made afresh and what it reused, in one line.
+pub fn reuse_words(m: &fedreport_engine::Manifest) -> String {
+    let r = &m.reuse;
+    let parts = if r.snapshot_reused {
+        "the snapshot of these returns reused whole".to_string()
+    } else {
+        format!("{} snapshot parts compacted, {} reused", r.parts_built.len(), r.parts_reused)
+    };
+    let steps: Vec<String> = m
+        .steps
+        .iter()
+        .filter_map(|s| {
+            let i = s.incremental.as_ref()?;
+            Some(match &i.cold {
+                Some(_) => format!("{} (all)", s.name),
+                None => format!("{} ({} of {})", s.name, i.recomputed.len(), i.recomputed.len() + i.reused),
+            })
+        })
+        .collect();
+    let steps = if steps.is_empty() { String::new() } else { format!("; returns recomputed: {}", steps.join(", ")) };
+    format!("{parts}; {} receipts read, {} from the cache{steps}", r.receipts_read, r.receipts_cached)
 }
 
 pub async fn runs(a: RunsArgs) -> Result<Outcome> {

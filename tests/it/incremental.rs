@@ -1,0 +1,211 @@
+//! Incremental runs: after each kind of change — a revised return, a new
+//! return, a withdrawn member, a changed SQL file, a changed parameter — a
+//! run that reuses the snapshot parts and the cached per-return results of
+//! earlier runs writes tables byte-identical to a cold run (`--cold`: every
+//! part compacted and every step computed afresh), and its manifest records
+//! exactly what it recomputed and what it reused. On the local engine here,
+//! on standalone Ballista in `ballista.rs`.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use fedreport_contract::{ValidateOptions, Validator};
+use fedreport_engine::{Engine, Pipeline, RunOptions, RunOutcome};
+use fedreport_store::Lake;
+use fedreport_store::manifest::StepReuse;
+
+use crate::block_on;
+
+async fn run(lake: &Lake, pipeline: &Pipeline, opts: &RunOptions) -> RunOutcome {
+    fedreport_engine::run(lake, crate::contract(), pipeline, opts, &mut |_| {}).await.expect("the pipeline runs")
+}
+
+/// An incremental run, then a cold one; every table byte-identical. Returns the incremental run.
+async fn incremental_and_cold(lake: &Lake, pipeline: &Pipeline, opts: &RunOptions, change: &str) -> RunOutcome {
+    let incremental = run(lake, pipeline, opts).await;
+    let cold = run(lake, pipeline, &RunOptions { cold: true, ..opts.clone() }).await;
+    assert_eq!(incremental.manifest.outputs.len(), cold.manifest.outputs.len(), "{change}");
+    for o in &cold.manifest.outputs {
+        let i = incremental.manifest.output(&o.table).unwrap_or_else(|| panic!("{change}: no {}", o.table));
+        assert_eq!(i.parquet.sha256, o.parquet.sha256, "{change}: {} Parquet differs from a cold run", o.table);
+        assert_eq!(i.csv.sha256, o.csv.sha256, "{change}: {} CSV differs from a cold run", o.table);
+    }
+    assert!(cold.manifest.reuse.parts_reused == 0 && !cold.manifest.reuse.snapshot_reused, "{change}: cold is cold");
+    for s in cold.manifest.steps.iter().filter_map(|s| s.incremental.as_ref()) {
+        assert!(s.cold.is_some(), "{change}: a cold run computes every step");
+    }
+    incremental
+}
+
+fn step<'a>(o: &'a RunOutcome, name: &str) -> &'a StepReuse {
+    o.manifest
+        .steps
+        .iter()
+        .find(|s| s.name == name)
+        .and_then(|s| s.incremental.as_ref())
+        .unwrap_or_else(|| panic!("{name} is not an incremental step of the run"))
+}
+
+fn recomputed(o: &RunOutcome, name: &str) -> Vec<String> {
+    let s = step(o, name);
+    assert!(s.cold.is_none(), "{name} ran cold: {:?}", s.cold);
+    s.recomputed.clone()
+}
+
+fn sha(o: &RunOutcome, table: &str) -> String {
+    o.manifest.output(table).unwrap().csv.sha256.clone()
+}
+
+async fn submit(lake: &Lake, member: &str, dataset: &str, year: i32, name: &str, text: String) {
+    let v = Validator::new(crate::contract(), ValidateOptions::default());
+    let s = fedreport_store::submit(lake, &v, text.into_bytes().into(), name, member, Some(dataset), Some(year))
+        .await
+        .unwrap();
+    assert!(s.submission.is_some(), "{member} {name} is valid");
+    let sum = fedreport_store::intake(lake, &v, &Default::default(), &mut |_, _, _| {}).await.unwrap();
+    assert_eq!(sum.rejected(), 0);
+}
+
+fn golden(member: &str, file: &str) -> String {
+    std::fs::read_to_string(crate::repo().join("tests/golden/inbox").join(member).join(file)).unwrap()
+}
+
+/// The whole sequence of changes on one engine.
+pub async fn every_kind_of_change(engine: Option<Arc<dyn Engine>>) {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = crate::pipeline::build_lake(dir.path(), crate::pipeline::golden_as_submitted()).await;
+    let som = crate::bali().pipeline.clone();
+    let opts = RunOptions { engine, ..crate::pipeline::options(2) };
+
+    // the first run computes everything and fills the caches; the next, with nothing changed, reuses all
+    let first = run(&lake, &som, &opts).await;
+    assert!(step(&first, "maritime_by_member").cold.is_some());
+    let again = incremental_and_cold(&lake, &som, &opts, "nothing changed").await;
+    assert!(again.manifest.reuse.snapshot_reused);
+    assert_eq!(again.manifest.reuse.receipts_read, 0, "every receipt from the cache");
+    for s in ["maritime_by_member", "enforcement_by_member", "victims_counts", "victims_profile", "cooperation_links"] {
+        assert_eq!(recomputed(&again, s), Vec::<String>::new(), "{s}");
+        assert!(step(&again, s).reused > 0, "{s}");
+    }
+
+    // a revised return: its part is compacted again, its rows recomputed, nothing else
+    let revised = golden("AUS", "maritime_2012.csv")
+        .replace("M1,2012-01-15,landed,IDN,AUS,60,", "M1,2012-01-15,landed,IDN,AUS,61,");
+    assert_ne!(revised, golden("AUS", "maritime_2012.csv"));
+    submit(&lake, "AUS", "maritime_movements", 2012, "maritime_2012_v2.csv", revised).await;
+    let r = incremental_and_cold(&lake, &som, &opts, "a revised return").await;
+    assert_eq!(r.manifest.reuse.parts_built, ["maritime_movements/2012"]);
+    assert!(r.manifest.reuse.parts_reused > 10);
+    assert_eq!(r.manifest.reuse.receipts_read, 1, "only the new receipt is read");
+    assert_eq!(recomputed(&r, "maritime_by_member"), ["AUS/2012"]);
+    assert_eq!(recomputed(&r, "victims_profile"), Vec::<String>::new(), "another dataset's rows are reused");
+    assert_ne!(sha(&r, "maritime_by_member"), sha(&again, "maritime_by_member"), "the revision shows");
+    assert_ne!(sha(&r, "maritime_regional"), sha(&again, "maritime_regional"));
+
+    // a new return: IDN's first enforcement return for 2012
+    let new: String = golden("AUS", "enforcement_2012.csv")
+        .lines()
+        .map(|l| {
+            let l = l.strip_prefix("AUS,").map(|rest| format!("IDN,{rest}")).unwrap_or_else(|| l.to_string());
+            let l = l.strip_suffix(",IDN").map(|rest| format!("{rest},AUS")).unwrap_or(l);
+            format!("{l}\n")
+        })
+        .collect();
+    submit(&lake, "IDN", "enforcement_cases", 2012, "enforcement_2012.csv", new).await;
+    let n = incremental_and_cold(&lake, &som, &opts, "a new return").await;
+    assert_eq!(n.manifest.reuse.parts_built, ["enforcement_cases/2012"]);
+    assert_eq!(recomputed(&n, "enforcement_by_member"), ["IDN/2012"]);
+    assert_eq!(recomputed(&n, "cooperation_links"), ["IDN/2012"]);
+    assert_eq!(recomputed(&n, "victims_profile"), Vec::<String>::new());
+    assert_ne!(sha(&n, "cooperation_links"), sha(&r, "cooperation_links"));
+
+    // a withdrawn member: NZL's accepted returns are taken out of the lake
+    // (the stand-in here for a member leaving the process); its rows are dropped
+    let accepted = dir.path().join("accepted");
+    let mut removed = 0;
+    for dataset in std::fs::read_dir(&accepted).unwrap() {
+        for year in std::fs::read_dir(dataset.unwrap().path()).unwrap() {
+            let nzl = year.unwrap().path().join("NZL");
+            if nzl.exists() {
+                std::fs::remove_dir_all(&nzl).unwrap();
+                removed += 1;
+            }
+        }
+    }
+    assert!(removed >= 3, "NZL had returns");
+    let w = incremental_and_cold(&lake, &som, &opts, "a withdrawn member").await;
+    assert_eq!(step(&w, "victims_profile").dropped, ["NZL/2012"]);
+    assert_eq!(recomputed(&w, "victims_profile"), Vec::<String>::new());
+    assert!(!w.manifest.outputs.is_empty());
+
+    // a changed SQL file: that step runs cold, the others reuse all they can
+    let changed = tempfile::tempdir().unwrap();
+    copy_dir(&crate::repo().join("pipelines/som"), changed.path());
+    let file = changed.path().join("cooperation_links.sql");
+    let sql = std::fs::read_to_string(&file).unwrap();
+    let edited =
+        sql.replace("WHERE partner_member IS NOT NULL", "WHERE partner_member IS NOT NULL AND partner_member <> ''");
+    assert_ne!(sql, edited);
+    std::fs::write(&file, edited).unwrap();
+    let edited = Pipeline::load(changed.path()).unwrap();
+    let s = incremental_and_cold(&lake, &edited, &opts, "a changed SQL file").await;
+    assert!(step(&s, "cooperation_links").cold.is_some(), "its SQL changed");
+    assert_eq!(recomputed(&s, "maritime_by_member"), Vec::<String>::new());
+    assert_eq!(recomputed(&s, "enforcement_by_member"), Vec::<String>::new());
+
+    // a changed parameter no incremental step reads: every return reused
+    let mut set = opts.set.clone();
+    set.retain(|(k, _)| k != "yoy_factor");
+    set.push(("yoy_factor".into(), "2.5".into()));
+    let p = incremental_and_cold(&lake, &som, &RunOptions { set, ..opts.clone() }, "a changed parameter").await;
+    for s in ["maritime_by_member", "enforcement_by_member", "victims_profile", "cooperation_links"] {
+        assert_eq!(recomputed(&p, s), Vec::<String>::new(), "{s}");
+    }
+    // …and the cycle year, which decides which returns are read: 2012's are dropped
+    let y = incremental_and_cold(&lake, &som, &RunOptions { year: Some(2011), ..opts.clone() }, "the cycle year").await;
+    assert!(step(&y, "maritime_by_member").dropped.contains(&"AUS/2012".to_string()));
+    assert!(y.manifest.inputs.iter().all(|i| i.year <= 2011));
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    for e in std::fs::read_dir(from).unwrap() {
+        let p = e.unwrap().path();
+        std::fs::copy(&p, to.join(p.file_name().unwrap())).unwrap();
+    }
+}
+
+#[test]
+fn an_incremental_run_gives_the_tables_of_a_cold_run_after_every_kind_of_change() {
+    block_on(every_kind_of_change(None));
+}
+
+#[test]
+fn a_step_wrongly_declared_per_return_is_caught() {
+    block_on(async {
+        let dir = tempfile::tempdir().unwrap();
+        let lake = crate::pipeline::build_lake(dir.path(), crate::pipeline::golden_as_submitted()).await;
+        // a "per member" table that gives every member a row, whether it reported or not
+        let wrong = tempfile::tempdir().unwrap();
+        copy_dir(&crate::repo().join("pipelines/som"), wrong.path());
+        std::fs::write(
+            wrong.path().join("member_years.sql"),
+            "SELECT y.reference_year, m.code AS reporting_member FROM members m CROSS JOIN cycle_years y",
+        )
+        .unwrap();
+        let toml = std::fs::read_to_string(wrong.path().join("pipeline.toml")).unwrap();
+        let toml = format!(
+            "{toml}\n[[steps]]\nname = \"member_years\"\nkey = [\"reference_year\", \"reporting_member\"]\npublish = false\nper_return = true\n"
+        );
+        std::fs::write(wrong.path().join("pipeline.toml"), toml).unwrap();
+        let pipeline = Pipeline::load(wrong.path()).unwrap();
+        let e = fedreport_engine::run(&lake, crate::contract(), &pipeline, &crate::pipeline::options(2), &mut |_| {})
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("step member_years is declared per_return, but it made a row for ")
+                && e.contains("which is not a return it read"),
+            "{e}"
+        );
+    });
+}
