@@ -1,9 +1,10 @@
 //! Incremental runs: after each kind of change — a revised return, a new
 //! return, a withdrawn member, a changed SQL file, a changed parameter — a
-//! run that reuses the snapshot parts and the cached per-return results of
-//! earlier runs writes tables byte-identical to a cold run (`--cold`: every
-//! part compacted and every step computed afresh), and its manifest records
-//! exactly what it recomputed and what it reused. On the local engine here,
+//! run that reuses the snapshot parts, the cached per-return results and
+//! the cached tables of steps whose inputs did not change writes tables
+//! byte-identical to a cold run (`--cold`: every part compacted and every
+//! step computed afresh), and its manifest records exactly what it
+//! recomputed and what it reused. On the local engine here,
 //! on standalone Ballista in `ballista.rs`.
 
 use std::path::Path;
@@ -34,7 +35,18 @@ async fn incremental_and_cold(lake: &Lake, pipeline: &Pipeline, opts: &RunOption
     for s in cold.manifest.steps.iter().filter_map(|s| s.incremental.as_ref()) {
         assert!(s.cold.is_some(), "{change}: a cold run computes every step");
     }
+    assert!(cold.manifest.steps.iter().all(|s| !s.cached), "{change}: a cold run reads nothing from the cache");
     incremental
+}
+
+/// Whether a step's whole table was read from the step cache.
+fn cached(o: &RunOutcome, name: &str) -> bool {
+    o.manifest.steps.iter().find(|s| s.name == name).unwrap_or_else(|| panic!("no step {name}")).cached
+}
+
+/// The SQL steps not declared `per_return`, which are cached whole.
+fn whole_steps(o: &RunOutcome) -> Vec<String> {
+    o.manifest.steps.iter().filter(|s| s.file.is_some() && s.incremental.is_none()).map(|s| s.name.clone()).collect()
 }
 
 fn step<'a>(o: &'a RunOutcome, name: &str) -> &'a StepReuse {
@@ -87,6 +99,12 @@ pub async fn every_kind_of_change(engine: Option<Arc<dyn Engine>>) {
         assert_eq!(recomputed(&again, s), Vec::<String>::new(), "{s}");
         assert!(step(&again, s).reused > 0, "{s}");
     }
+    // …and every other SQL step's table is read from the cache, none run
+    assert!(whole_steps(&again).len() >= 8);
+    for s in whole_steps(&first) {
+        assert!(!cached(&first, &s), "{s}: the first run computes it");
+        assert!(cached(&again, &s), "{s}: nothing it reads changed");
+    }
 
     // a revised return: its part is compacted again, its rows recomputed, nothing else
     let revised = golden("AUS", "maritime_2012.csv")
@@ -101,6 +119,15 @@ pub async fn every_kind_of_change(engine: Option<Arc<dyn Engine>>) {
     assert_eq!(recomputed(&r, "victims_profile"), Vec::<String>::new(), "another dataset's rows are reused");
     assert_ne!(sha(&r, "maritime_by_member"), sha(&again, "maritime_by_member"), "the revision shows");
     assert_ne!(sha(&r, "maritime_regional"), sha(&again, "maritime_regional"));
+    // the steps that read what changed run; those that read other datasets come from the cache
+    for s in ["maritime_regional", "member_series", "quality_flags", "completeness"] {
+        assert!(!cached(&r, s), "{s} reads what the revision changed");
+    }
+    for s in ["legal_framework_summary", "capacity_needs_ranked", "capacity_requests", "victims_regional"] {
+        assert!(cached(&r, s), "{s} reads nothing the revision changed");
+    }
+    // enforcement_by_member recomputed AUS/2012 (it reads `returns`) and got the same rows
+    assert!(cached(&r, "enforcement_regional"), "a recomputed table with the same content is the same input");
 
     // a new return: IDN's first enforcement return for 2012
     let new: String = golden("AUS", "enforcement_2012.csv")
@@ -152,6 +179,9 @@ pub async fn every_kind_of_change(engine: Option<Arc<dyn Engine>>) {
     assert!(step(&s, "cooperation_links").cold.is_some(), "its SQL changed");
     assert_eq!(recomputed(&s, "maritime_by_member"), Vec::<String>::new());
     assert_eq!(recomputed(&s, "enforcement_by_member"), Vec::<String>::new());
+    for w in whole_steps(&s) {
+        assert!(cached(&s, &w), "{w}: no step reads cooperation_links, so nothing else runs");
+    }
 
     // a changed parameter no incremental step reads: every return reused
     let mut set = opts.set.clone();
@@ -160,6 +190,13 @@ pub async fn every_kind_of_change(engine: Option<Arc<dyn Engine>>) {
     let p = incremental_and_cold(&lake, &som, &RunOptions { set, ..opts.clone() }, "a changed parameter").await;
     for s in ["maritime_by_member", "enforcement_by_member", "victims_profile", "cooperation_links"] {
         assert_eq!(recomputed(&p, s), Vec::<String>::new(), "{s}");
+    }
+    // the steps that read `params` run again; the others come from the cache
+    for s in ["quality_flags", "capacity_requests", "completeness"] {
+        assert!(!cached(&p, s), "{s} reads params");
+    }
+    for s in ["maritime_regional", "legal_framework_summary", "victims_regional"] {
+        assert!(cached(&p, s), "{s} does not read params");
     }
     // …and the cycle year, which decides which returns are read: 2012's are dropped
     let y = incremental_and_cold(&lake, &som, &RunOptions { year: Some(2011), ..opts.clone() }, "the cycle year").await;

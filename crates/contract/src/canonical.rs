@@ -1,6 +1,13 @@
-//! The canonical Parquet writer: every Parquet file the project writes
-//! (converted returns, accepted versions, snapshots, published tables) uses
-//! these settings, so equal data always gives equal bytes.
+//! The canonical Parquet writers: every Parquet file the project writes
+//! uses fixed settings, so equal data always gives equal bytes.
+//!
+//! Two codecs. Published tables and templates, which people download, are
+//! zstd ([`writer_properties`]). Converted returns and accepted versions
+//! ([`CanonicalWriter`]), which every run reads again, are LZ4: the parquet
+//! crate (59) makes a zstd compression and decompression context for every
+//! column chunk it opens, and snapshot parts hold one row group per
+//! version, so with zstd those contexts were 14 % of a cold run's time
+//! (perf, docs/benchmarks.md).
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -20,6 +27,16 @@ use crate::error::Result;
 pub fn writer_properties(metadata: &BTreeMap<String, String>) -> WriterProperties {
     WriterProperties::builder()
         .set_compression(Compression::ZSTD(ZstdLevel::try_new(3).expect("valid level")))
+        .set_created_by("fedreport".to_string())
+        .set_key_value_metadata(Some(metadata.iter().map(|(k, v)| KeyValue::new(k.clone(), v.clone())).collect()))
+        .build()
+}
+
+/// Writer properties of converted returns and accepted versions: as
+/// [`writer_properties`], but LZ4 (raw), whose codec costs nothing to set up.
+pub fn stored_properties(metadata: &BTreeMap<String, String>) -> WriterProperties {
+    WriterProperties::builder()
+        .set_compression(Compression::LZ4_RAW)
         .set_created_by("fedreport".to_string())
         .set_key_value_metadata(Some(metadata.iter().map(|(k, v)| KeyValue::new(k.clone(), v.clone())).collect()))
         .build()
@@ -60,7 +77,7 @@ impl<W: Write + Send> CanonicalWriter<W> {
         if self.writer.is_none()
             && let Some(out) = self.out.take()
         {
-            self.writer = Some(ArrowWriter::try_new(out, batch.schema(), Some(writer_properties(&BTreeMap::new())))?);
+            self.writer = Some(ArrowWriter::try_new(out, batch.schema(), Some(stored_properties(&BTreeMap::new())))?);
         }
         if let Some(w) = self.writer.as_mut() {
             w.write(batch)?;
@@ -72,7 +89,7 @@ impl<W: Write + Send> CanonicalWriter<W> {
     pub fn finish(mut self, schema: SchemaRef, metadata: &BTreeMap<String, String>) -> Result<W> {
         let mut writer = match (self.writer.take(), self.out.take()) {
             (Some(w), _) => w,
-            (None, Some(out)) => ArrowWriter::try_new(out, schema, Some(writer_properties(&BTreeMap::new())))?,
+            (None, Some(out)) => ArrowWriter::try_new(out, schema, Some(stored_properties(&BTreeMap::new())))?,
             (None, None) => unreachable!("a CanonicalWriter holds its output or its writer"),
         };
         for (k, v) in metadata {

@@ -16,6 +16,14 @@
 //!
 //! The promise is checked where it can be: a row for a member and year the
 //! step was not given is an error naming the step.
+//!
+//! Every other SQL step is cached whole (`cache/steps/{step}/last.parquet`),
+//! keyed by its SQL and the content of every table it reads: each table of
+//! a run has a content id ([`Ids`]) — a dataset the keys of its snapshot
+//! parts (named by the immutable versions they hold), every other table the
+//! sha256 of its CSV (the bytes a published table is written as anyway) —
+//! so a regional step none of whose inputs changed is read from the cache
+//! instead of being run. Steps must be deterministic for this, as for replay.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -45,10 +53,60 @@ pub type Ret = (String, i32);
 /// Fingerprint per return of a step.
 pub type Fingerprints = BTreeMap<Ret, String>;
 
+/// The content id of each table of a run, by name: equal ids, equal rows.
+pub type Ids = BTreeMap<String, String>;
+
 /// Version of the cache's layout and keys: part of every key.
-const CACHE_LAYOUT: &str = "incremental/1";
-/// Footer metadata of a cached result: its fingerprints, as JSON.
+const CACHE_LAYOUT: &str = "incremental/2";
+/// Footer metadata of a cached per-return result: its fingerprints, as JSON.
 const FINGERPRINTS: &str = "fedreport.fingerprints";
+/// Footer metadata of a cached whole result: the key it was computed for.
+const KEY: &str = "fedreport.key";
+
+/// The content ids of the snapshot's datasets, made from the keys of their
+/// parts (a part is named by the versions it holds, which never change).
+pub fn dataset_ids(parts: &[crate::pin::Part]) -> Ids {
+    let mut by_dataset: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for p in parts {
+        by_dataset.entry(p.dataset.as_str()).or_default().push(p.key.as_str());
+    }
+    by_dataset
+        .into_iter()
+        .map(|(dataset, mut keys)| {
+            keys.sort();
+            (dataset.to_string(), sha256_hex(format!("parts\n{}", keys.join("\n")).as_bytes()))
+        })
+        .collect()
+}
+
+/// The content id of a table the run made: the sha256 of its CSV.
+pub fn content_id(csv: &[u8]) -> String {
+    sha256_hex(csv)
+}
+
+/// The key of a step's whole result: its name, SQL and key columns, and
+/// the content id of every table it reads.
+pub fn whole_key(step: &Step, sql: &str, ids: &Ids) -> String {
+    let mut text = format!("{CACHE_LAYOUT}\nwhole\n{}\n{}\n{sql}\n", step.name, step.key.join(","));
+    for t in &step.reads {
+        text.push_str(&format!("{t}:{}\n", ids.get(t).map(String::as_str).unwrap_or("-")));
+    }
+    sha256_hex(text.as_bytes())
+}
+
+/// A step's result an earlier run computed for `key`, if the cache holds it.
+pub async fn read_whole(lake: &Lake, step: &str, key: &str) -> Result<Option<RecordBatch>> {
+    Ok(read_cache(lake, &layout::step_result(step))
+        .await?
+        .filter(|(_, md)| md.get(KEY).map(String::as_str) == Some(key))
+        .map(|(batch, _)| batch))
+}
+
+/// Keep a step's result for a later run with the same inputs (one per step: the last).
+pub async fn write_whole(lake: &Lake, step: &str, key: &str, batch: &RecordBatch) -> Result<()> {
+    write_cache(lake, &layout::step_result(step), step, batch, BTreeMap::from([(KEY.to_string(), key.to_string())]))
+        .await
+}
 
 /// What a run knows when it comes to a `per_return` step.
 pub struct Scope<'a> {
@@ -69,6 +127,8 @@ pub struct Scope<'a> {
     pub tables: &'a BTreeMap<String, RecordBatch>,
     /// The fingerprints of earlier `per_return` steps.
     pub fingerprints: &'a BTreeMap<String, Fingerprints>,
+    /// The content id of every table so far.
+    pub ids: &'a Ids,
     /// Read and write the cache (a replay computes everything and leaves the cache alone).
     pub use_cache: bool,
 }
@@ -131,40 +191,45 @@ impl Scope<'_> {
     }
 
     /// The cache key: the step, its SQL and key, and the content of every table it reads whole.
-    fn cache_key(&self, step: &Step, sql: &str) -> Result<String> {
+    fn cache_key(&self, step: &Step, sql: &str) -> String {
         let mut text = format!("{CACHE_LAYOUT}\n{}\n{}\n{sql}\n", step.name, step.key.join(","));
         for t in step.reads.iter().filter(|t| !self.partitioned(t)) {
-            let whole = self.aux.get(t).or_else(|| self.tables.get(t));
-            let hash = match whole {
-                Some(b) => sha256_hex(&output::csv(b)?),
-                None => "-".into(),
-            };
-            text.push_str(&format!("{t}:{hash}\n"));
+            text.push_str(&format!("{t}:{}\n", self.ids.get(t).map(String::as_str).unwrap_or("-")));
         }
-        Ok(sha256_hex(text.as_bytes())[..24].to_string())
+        sha256_hex(text.as_bytes())[..24].to_string()
     }
 
-    /// Run a `per_return` step: from the cache where its returns did not change.
+    /// Run a `per_return` step: from the cache where its returns did not
+    /// change. Returns its table, fingerprints and what it reused.
     pub async fn run(&self, step: &Step, file: &str, sql: &str) -> Result<(RecordBatch, Fingerprints, StepReuse)> {
         let now = self.fingerprints_of(step);
-        let key = self.cache_key(step, sql)?;
-        let cache_key = layout::step_cache(&step.name, &key);
-        let located = |e: datafusion::error::DataFusionError| sql_error(format!("{}/{file}", self.pipeline_source), &e);
-        let cached = if self.use_cache { read_cache(self.lake, &cache_key).await? } else { None };
+        let key = self.cache_key(step, sql);
+        let (batch, reuse) = self.compute(step, file, sql, &key, &now).await?;
+        Ok((batch, now, reuse))
+    }
+
+    async fn compute(
+        &self,
+        step: &Step,
+        file: &str,
+        sql: &str,
+        key: &str,
+        now: &Fingerprints,
+    ) -> Result<(RecordBatch, StepReuse)> {
+        let cache_key = layout::step_cache(&step.name, key);
+        let cached = if self.use_cache { read_fingerprinted(self.lake, &cache_key).await? } else { None };
         let Some((before, before_fps)) = cached else {
-            let df = self.ctx.sql(sql).await.map_err(located)?;
-            let schema = Arc::new(df.schema().as_arrow().clone());
-            let batch = output::finish(schema, &df.collect().await.map_err(located)?, &step.key, &step.name)?;
+            let batch = self.query(step, file, sql).await?;
             check_rows(step, &batch, &now.keys().cloned().collect::<BTreeSet<Ret>>())?;
             if self.use_cache {
-                write_cache(self.lake, &cache_key, &step.name, &batch, &now).await?;
+                write_fingerprinted(self.lake, &cache_key, &step.name, &batch, now).await?;
             }
             let why = if self.use_cache {
                 "no cached result for this SQL and these tables: every return computed"
             } else {
                 "every return computed (replay or --cold)"
             };
-            return Ok((batch, now, StepReuse { cold: Some(why.into()), ..StepReuse::default() }));
+            return Ok((batch, StepReuse { cold: Some(why.into()), ..StepReuse::default() }));
         };
         let changed: BTreeSet<Ret> =
             now.iter().filter(|(r, fp)| before_fps.get(*r) != Some(*fp)).map(|(r, _)| r.clone()).collect();
@@ -177,7 +242,7 @@ impl Scope<'_> {
             dropped: dropped.iter().map(label).collect(),
         };
         if changed.is_empty() && dropped.is_empty() {
-            return Ok((before, now, reuse));
+            return Ok((before, reuse));
         }
         let gone: BTreeSet<Ret> = changed.union(&dropped).cloned().collect();
         let keep = filter_returns(&before, |r| !gone.contains(r))?;
@@ -188,8 +253,8 @@ impl Scope<'_> {
             parts.push(delta);
         }
         let batch = output::finish(before.schema(), &parts, &step.key, &step.name)?;
-        write_cache(self.lake, &cache_key, &step.name, &batch, &now).await?;
-        Ok((batch, now, reuse))
+        write_fingerprinted(self.lake, &cache_key, &step.name, &batch, now).await?;
+        Ok((batch, reuse))
     }
 
     /// The step's rows for `only`: its SQL run while every table it reads
@@ -197,22 +262,8 @@ impl Scope<'_> {
     /// session for the while, and put back whatever happens).
     async fn delta(&self, step: &Step, file: &str, sql: &str, only: &BTreeSet<Ret>) -> Result<RecordBatch> {
         let mut saved = Vec::new();
-        let swapped = self.swap_in(step, only, &mut saved).await;
-        let result = match swapped {
-            Ok(()) => {
-                let located =
-                    |e: datafusion::error::DataFusionError| sql_error(format!("{}/{file}", self.pipeline_source), &e);
-                match self.ctx.sql(sql).await.map_err(located) {
-                    Ok(df) => {
-                        let schema = Arc::new(df.schema().as_arrow().clone());
-                        match df.collect().await.map_err(located) {
-                            Ok(batches) => output::finish(schema, &batches, &step.key, &step.name),
-                            Err(e) => Err(e),
-                        }
-                    }
-                    Err(e) => Err(e),
-                }
-            }
+        let result = match self.swap_in(step, only, &mut saved).await {
+            Ok(()) => self.query(step, file, sql).await,
             Err(e) => Err(e),
         };
         for (t, provider) in saved {
@@ -222,6 +273,14 @@ impl Scope<'_> {
             }
         }
         result
+    }
+
+    /// The step's SQL over the session as it is, its rows in key order.
+    async fn query(&self, step: &Step, file: &str, sql: &str) -> Result<RecordBatch> {
+        let located = |e: datafusion::error::DataFusionError| sql_error(format!("{}/{file}", self.pipeline_source), &e);
+        let df = self.ctx.sql(sql).await.map_err(located)?;
+        let schema = Arc::new(df.schema().as_arrow().clone());
+        output::finish(schema, &df.collect().await.map_err(located)?, &step.key, &step.name)
     }
 
     /// Register the per-return tables `step` reads restricted to `only`, keeping what they replace in `saved`.
@@ -301,18 +360,45 @@ fn check_rows(step: &Step, batch: &RecordBatch, given: &BTreeSet<Ret>) -> Result
     Ok(())
 }
 
-async fn read_cache(lake: &Lake, key: &str) -> Result<Option<(RecordBatch, Fingerprints)>> {
+/// Fingerprints by `MEMBER/year`, as kept in a cached result's footer.
+fn labels(fps: &Fingerprints) -> BTreeMap<String, &String> {
+    fps.iter().map(|(r, fp)| (label(r), fp)).collect()
+}
+
+async fn read_fingerprinted(lake: &Lake, key: &str) -> Result<Option<(RecordBatch, Fingerprints)>> {
+    let Some((batch, md)) = read_cache(lake, key).await? else { return Ok(None) };
+    // unreadable fingerprints are only slower: the step runs cold
+    let parsed = md
+        .get(FINGERPRINTS)
+        .and_then(|j| serde_json::from_str::<BTreeMap<String, String>>(j).ok())
+        .and_then(|fps| fps.into_iter().map(|(k, v)| Some((parse_label(&k)?, v))).collect::<Option<Fingerprints>>());
+    Ok(parsed.map(|fps| (batch, fps)))
+}
+
+async fn write_fingerprinted(
+    lake: &Lake,
+    key: &str,
+    step: &str,
+    batch: &RecordBatch,
+    fps: &Fingerprints,
+) -> Result<()> {
+    let md = BTreeMap::from([(FINGERPRINTS.to_string(), serde_json::to_string(&labels(fps))?)]);
+    write_cache(lake, key, step, batch, md).await
+}
+
+/// A cached table and its footer metadata; `None` when absent or unreadable.
+async fn read_cache(lake: &Lake, key: &str) -> Result<Option<(RecordBatch, BTreeMap<String, String>)>> {
     let Some(bytes) = lake.get_opt(key).await? else { return Ok(None) };
     // an unreadable cache entry is only slower: the step runs cold
-    let read = || -> Option<(RecordBatch, Fingerprints)> {
+    let read = || -> Option<(RecordBatch, BTreeMap<String, String>)> {
         let builder = ParquetRecordBatchReaderBuilder::try_new(bytes.clone()).ok()?;
-        let fps: BTreeMap<String, String> = builder
+        let md: BTreeMap<String, String> = builder
             .metadata()
             .file_metadata()
             .key_value_metadata()?
             .iter()
-            .find(|kv| kv.key == FINGERPRINTS)
-            .and_then(|kv| serde_json::from_str(kv.value.as_deref()?).ok())?;
+            .filter_map(|kv| Some((kv.key.clone(), kv.value.clone()?)))
+            .collect();
         let schema = builder.schema().clone();
         let batches: Vec<RecordBatch> = builder.build().ok()?.collect::<std::result::Result<_, _>>().ok()?;
         let batch = datafusion::arrow::compute::concat_batches(&schema, &batches).ok()?;
@@ -320,17 +406,19 @@ async fn read_cache(lake: &Lake, key: &str) -> Result<Option<(RecordBatch, Finge
         let fields: Vec<Field> =
             schema.fields().iter().map(|f| Field::new(f.name(), f.data_type().clone(), true)).collect();
         let batch = RecordBatch::try_new(Arc::new(Schema::new(fields)), batch.columns().to_vec()).ok()?;
-        let fps = fps.into_iter().map(|(k, v)| Some((parse_label(&k)?, v))).collect::<Option<Fingerprints>>()?;
-        Some((batch, fps))
+        Some((batch, md))
     };
     Ok(read())
 }
 
-async fn write_cache(lake: &Lake, key: &str, step: &str, batch: &RecordBatch, fps: &Fingerprints) -> Result<()> {
-    let mut md = BTreeMap::new();
+async fn write_cache(
+    lake: &Lake,
+    key: &str,
+    step: &str,
+    batch: &RecordBatch,
+    mut md: BTreeMap<String, String>,
+) -> Result<()> {
     md.insert("fedreport.table".to_string(), step.to_string());
-    let labels: BTreeMap<String, &String> = fps.iter().map(|(r, fp)| (label(r), fp)).collect();
-    md.insert(FINGERPRINTS.to_string(), serde_json::to_string(&labels)?);
     // LZ4: the cache is the engine's own (zstd's context set-up cost more than the compression saved)
     let props = WriterProperties::builder()
         .set_compression(Compression::LZ4_RAW)

@@ -76,42 +76,55 @@ pub fn parquet(batch: &RecordBatch, table: &str) -> Result<Vec<u8>> {
 /// One cell as CSV text: integers plainly, floats in shortest form, dates
 /// ISO 8601, timestamps RFC 3339 in UTC, nulls empty.
 pub fn cell(col: &dyn Array, i: usize) -> String {
+    let mut out = String::new();
+    write_cell(&mut out, col, i);
+    out
+}
+
+/// [`cell`], appended to `out`.
+fn write_cell(out: &mut String, col: &dyn Array, i: usize) {
     use datafusion::arrow::datatypes::*;
+    use std::fmt::Write;
     if col.is_null(i) {
-        return String::new();
+        return;
     }
-    match col.data_type() {
-        DataType::Int64 => col.as_primitive::<Int64Type>().value(i).to_string(),
-        DataType::Int32 => col.as_primitive::<Int32Type>().value(i).to_string(),
-        DataType::UInt64 => col.as_primitive::<UInt64Type>().value(i).to_string(),
+    // writing to a String cannot fail
+    let _ = match col.data_type() {
+        DataType::Int64 => write!(out, "{}", col.as_primitive::<Int64Type>().value(i)),
+        DataType::Int32 => write!(out, "{}", col.as_primitive::<Int32Type>().value(i)),
+        DataType::UInt64 => write!(out, "{}", col.as_primitive::<UInt64Type>().value(i)),
         DataType::Float64 => {
             let v = col.as_primitive::<Float64Type>().value(i);
-            if v == 0.0 { "0".into() } else { format!("{v}") }
+            if v == 0.0 { write!(out, "0") } else { write!(out, "{v}") }
         }
-        DataType::Boolean => col.as_boolean().value(i).to_string(),
-        DataType::Utf8 => col.as_string::<i32>().value(i).to_string(),
-        DataType::Date32 => Date32Type::to_naive_date_opt(col.as_primitive::<Date32Type>().value(i))
-            .map(|d| d.to_string())
-            .unwrap_or_default(),
+        DataType::Boolean => write!(out, "{}", col.as_boolean().value(i)),
+        DataType::Utf8 => write!(out, "{}", col.as_string::<i32>().value(i)),
+        DataType::Date32 => match Date32Type::to_naive_date_opt(col.as_primitive::<Date32Type>().value(i)) {
+            Some(d) => write!(out, "{d}"),
+            None => Ok(()),
+        },
         DataType::Timestamp(TimeUnit::Millisecond, _) => {
-            let ms = col.as_primitive::<TimestampMillisecondType>().value(i);
-            chrono::DateTime::from_timestamp_millis(ms)
-                .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
-                .unwrap_or_default()
+            match chrono::DateTime::from_timestamp_millis(col.as_primitive::<TimestampMillisecondType>().value(i)) {
+                Some(t) => write!(out, "{}", t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
+                None => Ok(()),
+            }
         }
-        _ => datafusion::arrow::util::display::array_value_to_string(col, i).unwrap_or_default(),
-    }
+        _ => write!(out, "{}", datafusion::arrow::util::display::array_value_to_string(col, i).unwrap_or_default()),
+    };
 }
 
 /// CSV bytes of a table: header row, LF line ends, RFC 4180 quoting.
 pub fn csv(batch: &RecordBatch) -> Result<Vec<u8>> {
     let mut w = ::csv::WriterBuilder::new().from_writer(Vec::new());
     w.write_record(batch.schema().fields().iter().map(|f| f.name().as_str()))?;
-    let mut row = Vec::with_capacity(batch.num_columns());
+    let mut field = String::new();
     for i in 0..batch.num_rows() {
-        row.clear();
-        row.extend(batch.columns().iter().map(|c| cell(c.as_ref(), i)));
-        w.write_record(&row)?;
+        for c in batch.columns() {
+            field.clear();
+            write_cell(&mut field, c.as_ref(), i);
+            w.write_field(&field)?;
+        }
+        w.write_record(None::<&[u8]>)?;
     }
     w.into_inner().map_err(|e| EngineError::Io { path: "csv".into(), source: e.into_error() })
 }

@@ -201,7 +201,7 @@ async fn build(
     }
     let snap = Snapshot { id, inputs, parts, made };
     // The index goes last: a snapshot without it is made again (from its parts).
-    lake.put(&index_key, Bytes::from(serde_json::to_vec_pretty(&snap)?)).await?;
+    lake.put(&index_key, Bytes::from(serde_json::to_vec(&snap)?)).await?;
     Ok(snap)
 }
 
@@ -292,7 +292,7 @@ async fn part(
     };
     lake.put(&key, Bytes::from(bytes)).await?;
     let index = PartIndex { inputs };
-    lake.put(&index_key, Bytes::from(serde_json::to_vec_pretty(&index)?)).await?;
+    lake.put(&index_key, Bytes::from(serde_json::to_vec(&index)?)).await?;
     Ok((p, index.inputs, true))
 }
 

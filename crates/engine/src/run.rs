@@ -10,6 +10,7 @@ use datafusion::arrow::array::{
     ArrayRef, BooleanArray, Float64Array, Int32Array, Int64Array, RecordBatch, StringArray, TimestampMillisecondArray,
 };
 use datafusion::arrow::datatypes::{Field, Schema};
+use datafusion::arrow::row::{RowConverter, SortField};
 use datafusion::prelude::SessionContext;
 use fedreport_contract::Contract;
 use fedreport_store::Lake;
@@ -95,15 +96,21 @@ pub async fn run(
 ) -> Result<RunOutcome> {
     let params = pipeline.parameters_with(opts.year, &opts.set)?;
     let year = int_param(&params, CYCLE_YEAR)? as i32;
+    // pinning and reading the receipts list different folders: at once
     let t = Instant::now();
-    let snapshot = pin::pin(lake, contract.schemas(), year, opts.cold, &mut |done, total| {
-        progress(Progress::Pinning { done, total })
-    })
-    .await?;
-    let pin_ms = t.elapsed().as_millis() as u64;
-    let t = Instant::now();
-    let (submissions, receipts_read, receipts_cached) = read_submissions(lake).await?;
-    let receipts_ms = t.elapsed().as_millis() as u64;
+    let pinned = async {
+        let snapshot = pin::pin(lake, contract.schemas(), year, opts.cold, &mut |done, total| {
+            progress(Progress::Pinning { done, total })
+        })
+        .await?;
+        Ok::<_, EngineError>((snapshot, t.elapsed().as_millis() as u64))
+    };
+    let receipts = async {
+        let read = read_submissions(lake).await?;
+        Ok::<_, EngineError>((read, t.elapsed().as_millis() as u64))
+    };
+    let ((snapshot, pin_ms), ((submissions, receipts_read, receipts_cached), receipts_ms)) =
+        futures::try_join!(pinned, receipts)?;
     let partitions = opts.target_partitions.unwrap_or_else(session::default_partitions);
     let engine = opts.engine.clone().unwrap_or_else(|| Arc::new(Local));
     let reuse = Reuse {
@@ -267,15 +274,23 @@ impl Execution<'_> {
             register_inputs(engine, &ctx, lake, &work, self.contract, &snapshot, &submissions, &params, year).await?;
         let datasets: BTreeSet<String> = self.contract.schemas().names().map(|n| n.to_string()).collect();
 
-        for (name, text) in &pipeline.files {
-            lake.put(&format!("{}{name}", layout::run_pipeline(&run_id)), Bytes::from(text.clone())).await?;
-        }
+        let folder = layout::run_pipeline(&run_id);
+        futures::future::try_join_all(pipeline.files.iter().map(|(name, text)| {
+            let key = format!("{folder}{name}");
+            async move { lake.put(&key, Bytes::from(text.clone())).await }
+        }))
+        .await?;
         let mut timings = self.timings;
         timings.insert("register".to_string(), t.elapsed().as_millis() as u64);
         let mut warnings = Vec::new();
         // every step's table (published or not), and the fingerprints of `per_return` steps
         let mut all_tables: BTreeMap<String, RecordBatch> = BTreeMap::new();
         let mut fingerprints: BTreeMap<String, incremental::Fingerprints> = BTreeMap::new();
+        // the content id of every table, which keys the step cache
+        let mut ids = incremental::dataset_ids(&snapshot.parts);
+        for (name, batch) in &aux {
+            ids.insert(name.clone(), incremental::content_id(&output::csv(batch)?));
+        }
         let mut steps = Vec::new();
         let mut tables = BTreeMap::new();
         let mut outputs = Vec::new();
@@ -285,6 +300,7 @@ impl Execution<'_> {
             progress(Progress::Step { name: step.name.clone(), index, total });
             let t = Instant::now();
             let mut reuse_of_step = None;
+            let mut cached = false;
             let (batch, file, sha) = match &step.kind {
                 StepKind::Sql { file, text } if step.per_return => {
                     let scope = incremental::Scope {
@@ -299,6 +315,7 @@ impl Execution<'_> {
                         aux: &aux,
                         tables: &all_tables,
                         fingerprints: &fingerprints,
+                        ids: &ids,
                         use_cache: self.use_cache,
                     };
                     let (batch, fps, reuse) = scope.run(step, file, text).await?;
@@ -307,16 +324,30 @@ impl Execution<'_> {
                     (batch, Some(file.clone()), Some(sha256_hex(text.as_bytes())))
                 }
                 StepKind::Sql { file, text } => {
-                    let located =
-                        |e: datafusion::error::DataFusionError| sql_error(format!("{}/{file}", pipeline.source), &e);
-                    let df = ctx.sql(text).await.map_err(located)?;
-                    let schema = Arc::new(df.schema().as_arrow().clone());
-                    let batches = df.collect().await.map_err(located)?;
-                    (
-                        output::finish(schema, &batches, &step.key, &step.name)?,
-                        Some(file.clone()),
-                        Some(sha256_hex(text.as_bytes())),
-                    )
+                    // read from the cache when an earlier run computed it from tables with the same content
+                    let key = incremental::whole_key(step, text, &ids);
+                    let from_cache = match self.use_cache {
+                        true => incremental::read_whole(lake, &step.name, &key).await?,
+                        false => None,
+                    };
+                    cached = from_cache.is_some();
+                    let batch = match from_cache {
+                        Some(batch) => batch,
+                        None => {
+                            let located = |e: datafusion::error::DataFusionError| {
+                                sql_error(format!("{}/{file}", pipeline.source), &e)
+                            };
+                            let df = ctx.sql(text).await.map_err(located)?;
+                            let schema = Arc::new(df.schema().as_arrow().clone());
+                            let batches = df.collect().await.map_err(located)?;
+                            let batch = output::finish(schema, &batches, &step.key, &step.name)?;
+                            if self.use_cache {
+                                incremental::write_whole(lake, &step.name, &key, &batch).await?;
+                            }
+                            batch
+                        }
+                    };
+                    (batch, Some(file.clone()), Some(sha256_hex(text.as_bytes())))
                 }
                 StepKind::Disclosure(d) => {
                     let k = int_param(&params, DISCLOSURE_K)?;
@@ -345,7 +376,10 @@ impl Execution<'_> {
                     (output::finish(published.schema(), &[published], &step.key, &step.name)?, None, None)
                 }
             };
-            check_unique_key(&batch, &step.key, &step.name, &mut warnings);
+            check_unique_key(&batch, &step.key, &step.name, &mut warnings)?;
+            // its CSV is its content id, and what it is published as
+            let csv = output::csv(&batch)?;
+            ids.insert(step.name.clone(), incremental::content_id(&csv));
             engine.register_batch(&ctx, lake, &work, &step.name, batch.clone()).await?;
             all_tables.insert(step.name.clone(), batch.clone());
             let millis = t.elapsed().as_millis() as u64;
@@ -357,11 +391,11 @@ impl Execution<'_> {
                 depends_on: step.depends_on.clone(),
                 millis,
                 incremental: reuse_of_step,
+                cached,
             });
             if step.publish {
                 progress(Progress::Writing { table: step.name.clone() });
                 let pq = output::parquet(&batch, &step.name)?;
-                let csv = output::csv(&batch)?;
                 let pq_ref = put(lake, &layout::run_table(&run_id, &step.name, "parquet"), pq).await?;
                 let csv_ref = put(lake, &layout::run_table(&run_id, &step.name, "csv"), csv).await?;
                 check_meta(&batch, step)?;
@@ -426,18 +460,20 @@ fn check_meta(batch: &RecordBatch, step: &crate::pipeline::Step) -> Result<()> {
     Ok(())
 }
 
-fn check_unique_key(batch: &RecordBatch, key: &[String], step: &str, warnings: &mut Vec<String>) {
-    let cols: Vec<&ArrayRef> =
-        key.iter().filter_map(|k| batch.schema().index_of(k).ok().map(|i| batch.column(i))).collect();
-    let mut prev: Option<Vec<String>> = None;
-    for i in 0..batch.num_rows() {
-        let row: Vec<String> = cols.iter().map(|c| output::cell(c.as_ref(), i)).collect();
-        if prev.as_ref() == Some(&row) {
-            warnings.push(format!("{step}: key ({}) repeats at ({})", key.join(", "), row.join(", ")));
-            return;
-        }
-        prev = Some(row);
+fn check_unique_key(batch: &RecordBatch, key: &[String], step: &str, warnings: &mut Vec<String>) -> Result<()> {
+    let cols: Vec<ArrayRef> =
+        key.iter().filter_map(|k| batch.schema().index_of(k).ok().map(|i| batch.column(i).clone())).collect();
+    if cols.is_empty() || batch.num_rows() < 2 {
+        return Ok(());
     }
+    // the rows are in key order: a repeated key is two neighbours with equal row-format bytes
+    let converter = RowConverter::new(cols.iter().map(|c| SortField::new(c.data_type().clone())).collect())?;
+    let rows = converter.convert_columns(&cols)?;
+    if let Some(i) = (1..rows.num_rows()).find(|&i| rows.row(i) == rows.row(i - 1)) {
+        let row: Vec<String> = cols.iter().map(|c| output::cell(c.as_ref(), i)).collect();
+        warnings.push(format!("{step}: key ({}) repeats at ({})", key.join(", "), row.join(", ")));
+    }
+    Ok(())
 }
 
 /// Register the snapshot's datasets and the auxiliary input tables; returns the auxiliary tables.

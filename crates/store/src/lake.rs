@@ -184,6 +184,22 @@ impl Lake {
         Ok(all)
     }
 
+    /// As [`Lake::list`], but each folder directly under the prefix is
+    /// listed at the same time: for the wide trees a run lists (`accepted/`
+    /// by dataset, `receipts/` by member), where a listing is mostly waiting
+    /// on the file system or the network.
+    pub async fn list_wide(&self, rel_prefix: &str) -> Result<Vec<ObjectMeta>> {
+        let prefix = self.path(rel_prefix);
+        let top = self.store.list_with_delimiter(Some(&prefix)).await?;
+        let folders = top.common_prefixes.iter().map(|p| self.store.list(Some(p)).try_collect::<Vec<_>>());
+        let mut all = top.objects;
+        for listed in futures::future::try_join_all(folders).await? {
+            all.extend(listed);
+        }
+        all.sort_by(|a, b| a.location.cmp(&b.location));
+        Ok(all)
+    }
+
     /// Read a whole object.
     pub async fn get(&self, rel: &str) -> Result<Bytes> {
         Ok(self.store.get(&self.path(rel)).await?.bytes().await?)

@@ -230,6 +230,12 @@ pub fn step_cache(step: &str, key: &str) -> String {
     format!("{CACHE}steps/{step}/{key}.parquet")
 }
 
+/// The last result of a step cached whole, with the key it was computed
+/// for in its footer (one per step, so the cache does not grow with runs).
+pub fn step_result(step: &str) -> String {
+    format!("{CACHE}steps/{step}/last.parquet")
+}
+
 /// The receipts earlier runs read (receipts are immutable).
 pub fn receipts_cache() -> String {
     format!("{CACHE}receipts.json")
@@ -348,5 +354,6 @@ mod tests {
         assert_eq!(parse_run_manifest("runs/r-1/tables/manifest.json"), None);
         assert_eq!(snapshot_part("d", 2012, "abc"), "snapshots/parts/d/2012/abc.parquet");
         assert_eq!(step_cache("s", "k"), "cache/steps/s/k.parquet");
+        assert_eq!(step_result("s"), "cache/steps/s/last.parquet");
     }
 }

@@ -146,6 +146,10 @@ pub struct StepRecord {
     /// For a step declared `per_return`: what it computed afresh and what it reused.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub incremental: Option<StepReuse>,
+    /// The table was read from the step cache: an earlier run computed it
+    /// from the same SQL and tables with the same content.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub cached: bool,
 }
 
 /// What an incremental (`per_return`) step computed and reused in a run.

@@ -18,6 +18,31 @@ pub enum Status {
     Rejected,
 }
 
+/// What a run records of a submission, and all the receipts cache keeps of
+/// its receipt (a run reads thousands; their findings it never needs).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Filed {
+    pub submission_id: String,
+    pub member: String,
+    pub dataset: Option<String>,
+    pub year: Option<i32>,
+    pub status: Status,
+    pub received_at: String,
+}
+
+impl From<Receipt> for Filed {
+    fn from(r: Receipt) -> Filed {
+        Filed {
+            submission_id: r.submission_id,
+            member: r.member,
+            dataset: r.dataset,
+            year: r.year,
+            status: r.status,
+            received_at: r.received_at,
+        }
+    }
+}
+
 /// The receipt of one submission.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Receipt {
@@ -136,37 +161,34 @@ const READ_AHEAD: usize = 32;
 
 /// The keys of the receipts of a member (or of all members).
 async fn keys(lake: &Lake, member: Option<&str>) -> Result<Vec<String>> {
-    Ok(lake
-        .list(&layout::receipts(member))
-        .await?
-        .iter()
-        .map(|meta| lake.rel(&meta.location))
-        .filter(|key| key.ends_with(".json"))
-        .collect())
+    let folder = layout::receipts(member);
+    let listed = if member.is_some() { lake.list(&folder).await? } else { lake.list_wide(&folder).await? };
+    Ok(listed.iter().map(|meta| lake.rel(&meta.location)).filter(|key| key.ends_with(".json")).collect())
 }
 
-/// Every receipt of every member, as [`list`] gives them, reading from the
-/// lake only those not in the receipts cache (a receipt never changes once
-/// written, so a cached one is right); the cache is brought up to date.
-/// Returns the receipts, how many were read and how many came from the cache.
-pub async fn list_cached(lake: &Lake) -> Result<(Vec<Receipt>, usize, usize)> {
+/// What a run needs of every receipt of every member, in the order [`list`]
+/// gives them, reading from the lake only those not in the receipts cache
+/// (a receipt never changes once written, so a cached one is right); the
+/// cache is brought up to date. Returns them, how many were read and how
+/// many came from the cache.
+pub async fn list_cached(lake: &Lake) -> Result<(Vec<Filed>, usize, usize)> {
     use futures::{StreamExt, TryStreamExt};
     let keys: BTreeSet<String> = keys(lake, None).await?.into_iter().collect();
     let cache_key = layout::receipts_cache();
     // an unreadable cache is only slower: every receipt is read again
-    let mut cache: BTreeMap<String, Receipt> = match lake.get_opt(&cache_key).await? {
+    let mut cache: BTreeMap<String, Filed> = match lake.get_opt(&cache_key).await? {
         Some(bytes) => serde_json::from_slice(&bytes).unwrap_or_default(),
         None => BTreeMap::new(),
     };
     cache.retain(|k, _| keys.contains(k));
     let missing: Vec<String> = keys.iter().filter(|k| !cache.contains_key(*k)).cloned().collect();
     let cached = cache.len();
-    let read: Vec<(String, Receipt)> = futures::stream::iter(missing)
+    let read: Vec<(String, Filed)> = futures::stream::iter(missing)
         .map(|key| async move {
             let bytes = lake.get(&key).await?;
             let r = serde_json::from_slice::<Receipt>(&bytes)
                 .map_err(|source| StoreError::Json { path: key.clone(), source })?;
-            Ok::<_, StoreError>((key, r))
+            Ok::<_, StoreError>((key, Filed::from(r)))
         })
         .buffered(READ_AHEAD)
         .try_collect()
@@ -182,7 +204,7 @@ pub async fn list_cached(lake: &Lake) -> Result<(Vec<Receipt>, usize, usize)> {
         )
         .await?;
     }
-    let mut out: Vec<Receipt> = cache.into_values().collect();
+    let mut out: Vec<Filed> = cache.into_values().collect();
     out.sort_by(|a, b| (&a.received_at, &a.submission_id).cmp(&(&b.received_at, &b.submission_id)));
     Ok((out, n, cached))
 }

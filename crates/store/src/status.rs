@@ -14,7 +14,7 @@ use crate::receipt::{self, Status};
 /// (dataset, year, member) order. Years after `up_to` are left out.
 pub async fn current_versions(lake: &Lake, up_to: Option<i32>) -> Result<Vec<VersionInfo>> {
     let mut current: BTreeMap<(String, i32, String), VersionInfo> = BTreeMap::new();
-    for m in lake.list(layout::ACCEPTED).await? {
+    for m in lake.list_wide(layout::ACCEPTED).await? {
         let Some(v) = VersionInfo::from_key(&lake.rel(&m.location), m.size) else { continue };
         if up_to.is_some_and(|y| v.year > y) {
             continue;

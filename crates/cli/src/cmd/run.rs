@@ -134,7 +134,14 @@ pub fn reuse_words(m: &fedreport_engine::Manifest) -> String {
         })
         .collect();
     let steps = if steps.is_empty() { String::new() } else { format!("; returns recomputed: {}", steps.join(", ")) };
-    format!("{parts}; {} receipts read, {} from the cache{steps}", r.receipts_read, r.receipts_cached)
+    let whole: Vec<&str> =
+        m.steps.iter().filter(|s| s.file.is_some() && s.incremental.is_none()).map(|s| s.name.as_str()).collect();
+    let cached = m.steps.iter().filter(|s| s.cached).count();
+    let whole = match whole.len() {
+        0 => String::new(),
+        n => format!("; {cached} of the {n} other SQL steps read from the cache (their tables unchanged)"),
+    };
+    format!("{parts}; {} receipts read, {} from the cache{steps}{whole}", r.receipts_read, r.receipts_cached)
 }
 
 pub async fn runs(a: RunsArgs) -> Result<Outcome> {
