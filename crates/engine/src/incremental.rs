@@ -19,11 +19,14 @@
 //!
 //! Every other SQL step is cached whole (`cache/steps/{step}/last.parquet`),
 //! keyed by its SQL and the content of every table it reads: each table of
-//! a run has a content id ([`Ids`]) — a dataset the keys of its snapshot
-//! parts (named by the immutable versions they hold), every other table the
-//! sha256 of its CSV (the bytes a published table is written as anyway) —
-//! so a regional step none of whose inputs changed is read from the cache
-//! instead of being run. Steps must be deterministic for this, as for replay.
+//! a run has a content id ([`Ids`]) — a dataset its columns and the keys of
+//! its snapshot parts (named by the immutable versions they hold), every
+//! other table the sha256 of its Parquet bytes (types and nulls included;
+//! the bytes a published table is written as anyway) — so a regional step
+//! none of whose inputs changed is read from the cache instead of being
+//! run. Every key also holds the engine, its partitions and the fedreport
+//! version ([`salt`]). A table read that has no id is never cached. Steps
+//! must be deterministic for this, as for replay.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -63,43 +66,58 @@ const FINGERPRINTS: &str = "fedreport.fingerprints";
 /// Footer metadata of a cached whole result: the key it was computed for.
 const KEY: &str = "fedreport.key";
 
-/// The content ids of the snapshot's datasets, made from the keys of their
-/// parts (a part is named by the versions it holds, which never change).
-pub fn dataset_ids(parts: &[crate::pin::Part]) -> Ids {
+/// What every cache key holds besides a step's own inputs: the engine (and
+/// its DataFusion version), the partitions and the fedreport version.
+pub fn salt(engine: &str, partitions: usize) -> String {
+    format!("{engine}\npartitions {partitions}\nfedreport {}", env!("CARGO_PKG_VERSION"))
+}
+
+/// The content ids of the snapshot's datasets, made from their columns and
+/// the keys of their parts (a part is named by the versions it holds, which
+/// never change).
+pub fn dataset_ids(parts: &[crate::pin::Part], schemas: &fedreport_contract::Schemas) -> Result<Ids> {
     let mut by_dataset: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
     for p in parts {
         by_dataset.entry(p.dataset.as_str()).or_default().push(p.key.as_str());
     }
-    by_dataset
-        .into_iter()
-        .map(|(dataset, mut keys)| {
-            keys.sort();
-            (dataset.to_string(), sha256_hex(format!("parts\n{}", keys.join("\n")).as_bytes()))
-        })
-        .collect()
-}
-
-/// The content id of a table the run made: the sha256 of its CSV.
-pub fn content_id(csv: &[u8]) -> String {
-    sha256_hex(csv)
-}
-
-/// The key of a step's whole result: its name, SQL and key columns, and
-/// the content id of every table it reads.
-pub fn whole_key(step: &Step, sql: &str, ids: &Ids) -> String {
-    let mut text = format!("{CACHE_LAYOUT}\nwhole\n{}\n{}\n{sql}\n", step.name, step.key.join(","));
-    for t in &step.reads {
-        text.push_str(&format!("{t}:{}\n", ids.get(t).map(String::as_str).unwrap_or("-")));
+    let mut ids = Ids::new();
+    for (dataset, mut keys) in by_dataset {
+        keys.sort();
+        let columns: Vec<String> = schemas
+            .get(dataset)?
+            .arrow_schema()
+            .fields()
+            .iter()
+            .map(|f| format!("{}:{:?}:{}", f.name(), f.data_type(), f.is_nullable()))
+            .collect();
+        let text = format!("parts\n{}\n{}", columns.join(","), keys.join("\n"));
+        ids.insert(dataset.to_string(), sha256_hex(text.as_bytes()));
     }
-    sha256_hex(text.as_bytes())
+    Ok(ids)
+}
+
+/// The content id of a table the run made: the sha256 of its Parquet bytes
+/// (as [`output::parquet`] writes them: equal tables, equal bytes; another
+/// type or a null for an empty string, other bytes).
+pub fn content_id(parquet: &[u8]) -> String {
+    sha256_hex(parquet)
+}
+
+/// The key of a step's whole result: the salt, its name, SQL and key
+/// columns, and the content id of every table it reads; `None` (not cached)
+/// when a table it reads has no id.
+pub fn whole_key(step: &Step, sql: &str, ids: &Ids, salt: &str) -> Option<String> {
+    let mut text = format!("{CACHE_LAYOUT}\n{salt}\nwhole\n{}\n{}\n{sql}\n", step.name, step.key.join(","));
+    for t in &step.reads {
+        text.push_str(&format!("{t}:{}\n", ids.get(t)?));
+    }
+    Some(sha256_hex(text.as_bytes()))
 }
 
 /// A step's result an earlier run computed for `key`, if the cache holds it.
 pub async fn read_whole(lake: &Lake, step: &str, key: &str) -> Result<Option<RecordBatch>> {
-    Ok(read_cache(lake, &layout::step_result(step))
-        .await?
-        .filter(|(_, md)| md.get(KEY).map(String::as_str) == Some(key))
-        .map(|(batch, _)| batch))
+    let for_key = |md: &BTreeMap<String, String>| md.get(KEY).map(String::as_str) == Some(key);
+    Ok(read_cache(lake, &layout::step_result(step), for_key).await?.map(|(batch, _)| batch))
 }
 
 /// Keep a step's result for a later run with the same inputs (one per step: the last).
@@ -129,8 +147,12 @@ pub struct Scope<'a> {
     pub fingerprints: &'a BTreeMap<String, Fingerprints>,
     /// The content id of every table so far.
     pub ids: &'a Ids,
-    /// Read and write the cache (a replay computes everything and leaves the cache alone).
-    pub use_cache: bool,
+    /// See [`salt`].
+    pub salt: &'a str,
+    /// Read the cache (not on replay or `--cold`).
+    pub read_cache: bool,
+    /// Write the cache (`--cold` does, a replay leaves it alone).
+    pub write_cache: bool,
 }
 
 fn label(r: &Ret) -> String {
@@ -190,21 +212,29 @@ impl Scope<'_> {
             .collect()
     }
 
-    /// The cache key: the step, its SQL and key, and the content of every table it reads whole.
-    fn cache_key(&self, step: &Step, sql: &str) -> String {
-        let mut text = format!("{CACHE_LAYOUT}\n{}\n{}\n{sql}\n", step.name, step.key.join(","));
+    /// The cache key: the salt, the step, its SQL and key, and the content
+    /// of every table it reads whole; `None` when one of those has no id.
+    fn cache_key(&self, step: &Step, sql: &str) -> Option<String> {
+        let mut text = format!("{CACHE_LAYOUT}\n{}\n{}\n{}\n{sql}\n", self.salt, step.name, step.key.join(","));
         for t in step.reads.iter().filter(|t| !self.partitioned(t)) {
-            text.push_str(&format!("{t}:{}\n", self.ids.get(t).map(String::as_str).unwrap_or("-")));
+            text.push_str(&format!("{t}:{}\n", self.ids.get(t.as_str())?));
         }
-        sha256_hex(text.as_bytes())[..24].to_string()
+        Some(sha256_hex(text.as_bytes())[..24].to_string())
     }
 
     /// Run a `per_return` step: from the cache where its returns did not
     /// change. Returns its table, fingerprints and what it reused.
     pub async fn run(&self, step: &Step, file: &str, sql: &str) -> Result<(RecordBatch, Fingerprints, StepReuse)> {
         let now = self.fingerprints_of(step);
-        let key = self.cache_key(step, sql);
-        let (batch, reuse) = self.compute(step, file, sql, &key, &now).await?;
+        let (batch, reuse) = match self.cache_key(step, sql) {
+            Some(key) => self.compute(step, file, sql, &key, &now).await?,
+            None => {
+                let batch = self.query(step, file, sql).await?;
+                check_rows(step, &batch, &now.keys().cloned().collect::<BTreeSet<Ret>>())?;
+                let why = "a table it reads whole has no content id: every return computed, nothing cached";
+                (batch, StepReuse { cold: Some(why.into()), ..StepReuse::default() })
+            }
+        };
         Ok((batch, now, reuse))
     }
 
@@ -217,14 +247,14 @@ impl Scope<'_> {
         now: &Fingerprints,
     ) -> Result<(RecordBatch, StepReuse)> {
         let cache_key = layout::step_cache(&step.name, key);
-        let cached = if self.use_cache { read_fingerprinted(self.lake, &cache_key).await? } else { None };
+        let cached = if self.read_cache { read_fingerprinted(self.lake, &cache_key).await? } else { None };
         let Some((before, before_fps)) = cached else {
             let batch = self.query(step, file, sql).await?;
             check_rows(step, &batch, &now.keys().cloned().collect::<BTreeSet<Ret>>())?;
-            if self.use_cache {
+            if self.write_cache {
                 write_fingerprinted(self.lake, &cache_key, &step.name, &batch, now).await?;
             }
-            let why = if self.use_cache {
+            let why = if self.read_cache {
                 "no cached result for this SQL and these tables: every return computed"
             } else {
                 "every return computed (replay or --cold)"
@@ -253,7 +283,9 @@ impl Scope<'_> {
             parts.push(delta);
         }
         let batch = output::finish(before.schema(), &parts, &step.key, &step.name)?;
-        write_fingerprinted(self.lake, &cache_key, &step.name, &batch, now).await?;
+        if self.write_cache {
+            write_fingerprinted(self.lake, &cache_key, &step.name, &batch, now).await?;
+        }
         Ok((batch, reuse))
     }
 
@@ -366,7 +398,7 @@ fn labels(fps: &Fingerprints) -> BTreeMap<String, &String> {
 }
 
 async fn read_fingerprinted(lake: &Lake, key: &str) -> Result<Option<(RecordBatch, Fingerprints)>> {
-    let Some((batch, md)) = read_cache(lake, key).await? else { return Ok(None) };
+    let Some((batch, md)) = read_cache(lake, key, |_| true).await? else { return Ok(None) };
     // unreadable fingerprints are only slower: the step runs cold
     let parsed = md
         .get(FINGERPRINTS)
@@ -386,8 +418,13 @@ async fn write_fingerprinted(
     write_cache(lake, key, step, batch, md).await
 }
 
-/// A cached table and its footer metadata; `None` when absent or unreadable.
-async fn read_cache(lake: &Lake, key: &str) -> Result<Option<(RecordBatch, BTreeMap<String, String>)>> {
+/// A cached table and its footer metadata; `None` when absent, unreadable
+/// or when `accept` refuses its footer (checked before any row is decoded).
+async fn read_cache(
+    lake: &Lake,
+    key: &str,
+    accept: impl Fn(&BTreeMap<String, String>) -> bool,
+) -> Result<Option<(RecordBatch, BTreeMap<String, String>)>> {
     let Some(bytes) = lake.get_opt(key).await? else { return Ok(None) };
     // an unreadable cache entry is only slower: the step runs cold
     let read = || -> Option<(RecordBatch, BTreeMap<String, String>)> {
@@ -399,6 +436,9 @@ async fn read_cache(lake: &Lake, key: &str) -> Result<Option<(RecordBatch, BTree
             .iter()
             .filter_map(|kv| Some((kv.key.clone(), kv.value.clone()?)))
             .collect();
+        if !accept(&md) {
+            return None;
+        }
         let schema = builder.schema().clone();
         let batches: Vec<RecordBatch> = builder.build().ok()?.collect::<std::result::Result<_, _>>().ok()?;
         let batch = datafusion::arrow::compute::concat_batches(&schema, &batches).ok()?;

@@ -168,6 +168,21 @@ impl Pipeline {
                     .into(),
             ));
         }
+        // a step's name is the table later SQL reads, and DataFusion folds unquoted names to lower case
+        if let Some(s) = decl.steps.iter().find(|s| {
+            s.name.is_empty()
+                || s.name.starts_with(|c: char| c.is_ascii_digit())
+                || !s.name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        }) {
+            return Err(err(
+                "pipeline.toml",
+                format!(
+                    "step '{}': a step's name is the table later SQL reads it as, so it must be lower-case \
+                     letters, digits and _, not starting with a digit (SQL folds unquoted names to lower case)",
+                    s.name
+                ),
+            ));
+        }
         let names: BTreeSet<String> = decl.steps.iter().map(|s| s.name.clone()).collect();
         if names.len() != decl.steps.len() {
             return Err(err("pipeline.toml", "two steps have the same name".into()));
@@ -400,6 +415,26 @@ mod tests {
         let e = Pipeline::parse("t", decl("['reference_year']")).unwrap_err().to_string();
         assert!(e.contains("step a: a per_return step's key must include reference_year and reporting_member (it has no reporting_member)"), "{e}");
         assert!(Pipeline::parse("t", decl("['reference_year', 'reporting_member']")).is_ok());
+    }
+
+    #[test]
+    fn step_names_are_lower_case_table_names() {
+        let named = |name: &str| {
+            vec![
+                (
+                    "pipeline.toml".to_string(),
+                    format!(
+                        "name='x'\ntitle='x'\nversion='1'\n[parameters]\ncycle_year=2012\n[[steps]]\nname='{name}'\nkey=['k']\nsql='a.sql'\n"
+                    ),
+                ),
+                ("a.sql".to_string(), "SELECT 1 AS k".to_string()),
+            ]
+        };
+        for bad in ["Maritime_Regional", "2nd", "a-b", ""] {
+            let e = Pipeline::parse("t", named(bad)).unwrap_err().to_string();
+            assert!(e.contains(&format!("step '{bad}': a step's name is the table later SQL reads")), "{e}");
+        }
+        assert!(Pipeline::parse("t", named("maritime_regional_2")).is_ok());
     }
 
     #[test]

@@ -128,7 +128,9 @@ pub async fn run(
         partitions,
         replay_of: None,
         timings: BTreeMap::from([("pin".to_string(), pin_ms), ("receipts".to_string(), receipts_ms)]),
-        use_cache: !opts.cold,
+        // --cold reads no cached result but writes every one again
+        read_cache: !opts.cold,
+        write_cache: true,
         reuse,
     };
     let outcome = exec.run(params, snapshot, submissions, progress).await?;
@@ -205,7 +207,8 @@ pub async fn replay_on(
         partitions: manifest.target_partitions,
         replay_of: Some(manifest.run_id.clone()),
         timings: BTreeMap::from([("pin".to_string(), pin_ms)]),
-        use_cache: false,
+        read_cache: false,
+        write_cache: false,
         reuse,
     };
     let outcome = exec.run(manifest.parameters.clone(), snapshot, manifest.submissions.clone(), progress).await?;
@@ -250,8 +253,10 @@ struct Execution<'a> {
     replay_of: Option<String>,
     /// Milliseconds of what came before the steps (pinning, receipts).
     timings: BTreeMap<String, u64>,
-    /// Whether `per_return` steps read and write the step cache.
-    use_cache: bool,
+    /// Whether steps read cached results (not on replay or `--cold`).
+    read_cache: bool,
+    /// Whether steps write their results to the cache (not on replay).
+    write_cache: bool,
     reuse: Reuse,
 }
 
@@ -287,10 +292,11 @@ impl Execution<'_> {
         let mut all_tables: BTreeMap<String, RecordBatch> = BTreeMap::new();
         let mut fingerprints: BTreeMap<String, incremental::Fingerprints> = BTreeMap::new();
         // the content id of every table, which keys the step cache
-        let mut ids = incremental::dataset_ids(&snapshot.parts);
+        let mut ids = incremental::dataset_ids(&snapshot.parts, self.contract.schemas())?;
         for (name, batch) in &aux {
-            ids.insert(name.clone(), incremental::content_id(&output::csv(batch)?));
+            ids.insert(name.clone(), incremental::content_id(&output::parquet(batch, name)?));
         }
+        let salt = incremental::salt(&engine.describe(), self.partitions);
         let mut steps = Vec::new();
         let mut tables = BTreeMap::new();
         let mut outputs = Vec::new();
@@ -316,7 +322,9 @@ impl Execution<'_> {
                         tables: &all_tables,
                         fingerprints: &fingerprints,
                         ids: &ids,
-                        use_cache: self.use_cache,
+                        salt: &salt,
+                        read_cache: self.read_cache,
+                        write_cache: self.write_cache,
                     };
                     let (batch, fps, reuse) = scope.run(step, file, text).await?;
                     fingerprints.insert(step.name.clone(), fps);
@@ -325,10 +333,10 @@ impl Execution<'_> {
                 }
                 StepKind::Sql { file, text } => {
                     // read from the cache when an earlier run computed it from tables with the same content
-                    let key = incremental::whole_key(step, text, &ids);
-                    let from_cache = match self.use_cache {
-                        true => incremental::read_whole(lake, &step.name, &key).await?,
-                        false => None,
+                    let key = incremental::whole_key(step, text, &ids, &salt);
+                    let from_cache = match &key {
+                        Some(key) if self.read_cache => incremental::read_whole(lake, &step.name, key).await?,
+                        _ => None,
                     };
                     cached = from_cache.is_some();
                     let batch = match from_cache {
@@ -341,8 +349,8 @@ impl Execution<'_> {
                             let schema = Arc::new(df.schema().as_arrow().clone());
                             let batches = df.collect().await.map_err(located)?;
                             let batch = output::finish(schema, &batches, &step.key, &step.name)?;
-                            if self.use_cache {
-                                incremental::write_whole(lake, &step.name, &key, &batch).await?;
+                            if let Some(key) = key.as_deref().filter(|_| self.write_cache) {
+                                incremental::write_whole(lake, &step.name, key, &batch).await?;
                             }
                             batch
                         }
@@ -376,10 +384,10 @@ impl Execution<'_> {
                     (output::finish(published.schema(), &[published], &step.key, &step.name)?, None, None)
                 }
             };
-            check_unique_key(&batch, &step.key, &step.name, &mut warnings)?;
-            // its CSV is its content id, and what it is published as
-            let csv = output::csv(&batch)?;
-            ids.insert(step.name.clone(), incremental::content_id(&csv));
+            check_unique_key(&batch, &step.key, &step.name, &mut warnings);
+            // its Parquet bytes are its content id, and what it is published as
+            let pq = output::parquet(&batch, &step.name)?;
+            ids.insert(step.name.clone(), incremental::content_id(&pq));
             engine.register_batch(&ctx, lake, &work, &step.name, batch.clone()).await?;
             all_tables.insert(step.name.clone(), batch.clone());
             let millis = t.elapsed().as_millis() as u64;
@@ -395,7 +403,7 @@ impl Execution<'_> {
             });
             if step.publish {
                 progress(Progress::Writing { table: step.name.clone() });
-                let pq = output::parquet(&batch, &step.name)?;
+                let csv = output::csv(&batch)?;
                 let pq_ref = put(lake, &layout::run_table(&run_id, &step.name, "parquet"), pq).await?;
                 let csv_ref = put(lake, &layout::run_table(&run_id, &step.name, "csv"), csv).await?;
                 check_meta(&batch, step)?;
@@ -460,20 +468,24 @@ fn check_meta(batch: &RecordBatch, step: &crate::pipeline::Step) -> Result<()> {
     Ok(())
 }
 
-fn check_unique_key(batch: &RecordBatch, key: &[String], step: &str, warnings: &mut Vec<String>) -> Result<()> {
+fn check_unique_key(batch: &RecordBatch, key: &[String], step: &str, warnings: &mut Vec<String>) {
     let cols: Vec<ArrayRef> =
         key.iter().filter_map(|k| batch.schema().index_of(k).ok().map(|i| batch.column(i).clone())).collect();
     if cols.is_empty() || batch.num_rows() < 2 {
-        return Ok(());
+        return;
     }
-    // the rows are in key order: a repeated key is two neighbours with equal row-format bytes
-    let converter = RowConverter::new(cols.iter().map(|c| SortField::new(c.data_type().clone())).collect())?;
-    let rows = converter.convert_columns(&cols)?;
-    if let Some(i) = (1..rows.num_rows()).find(|&i| rows.row(i) == rows.row(i - 1)) {
-        let row: Vec<String> = cols.iter().map(|c| output::cell(c.as_ref(), i)).collect();
-        warnings.push(format!("{step}: key ({}) repeats at ({})", key.join(", "), row.join(", ")));
+    // the rows are in key order: a repeated key is two neighbours with equal
+    // row-format bytes, or equal cells where a key type has no row format
+    let rows = RowConverter::new(cols.iter().map(|c| SortField::new(c.data_type().clone())).collect())
+        .and_then(|converter| converter.convert_columns(&cols));
+    let cells = |i: usize| -> Vec<String> { cols.iter().map(|c| output::cell(c.as_ref(), i)).collect() };
+    let repeat = match &rows {
+        Ok(rows) => (1..rows.num_rows()).find(|&i| rows.row(i) == rows.row(i - 1)),
+        Err(_) => (1..batch.num_rows()).find(|&i| cells(i) == cells(i - 1)),
+    };
+    if let Some(i) = repeat {
+        warnings.push(format!("{step}: key ({}) repeats at ({})", key.join(", "), cells(i).join(", ")));
     }
-    Ok(())
 }
 
 /// Register the snapshot's datasets and the auxiliary input tables; returns the auxiliary tables.
