@@ -455,3 +455,43 @@ fn a_revised_return_between_two_runs_is_named_for_exactly_the_figures_it_changed
     let out = ok(&["diff", "--lake", &l, &a.manifest.run_id, &b.manifest.run_id]);
     assert!(out.contains(&format!("{} figures and", d.figures.len())) && out.contains(&format!("] {says}")), "{out}");
 }
+
+#[test]
+fn a_withdrawn_member_no_longer_counts_its_returns_stay_and_a_new_one_counts() {
+    let dir = tempfile::tempdir().unwrap();
+    let l = dir.path().join("lake");
+    let l = l.to_str().unwrap();
+    let first = submit_and_intake(l, &aus_return(dir.path(), 60));
+    assert_eq!(first["version"].as_u64(), Some(1), "{first}");
+    let current = |lake: &str| {
+        let lake = Lake::open(lake).unwrap();
+        crate::block_on(fedreport_store::current_versions(&lake, None)).unwrap()
+    };
+    assert_eq!(current(l).len(), 1);
+
+    // a reason is required, and the member must be one
+    let o = fedreport(&["withdraw", "--lake", l, "--member", "AUS", "--by", "alice"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("--why"), "{}", text(&o));
+    let o = fedreport(&["withdraw", "--lake", l, "--member", "XXX", "--why", "x"]);
+    assert!(text(&o).contains("XXX is not a reporting member"), "{}", text(&o));
+
+    let why = "AUS asked that its 2012 figures not be used";
+    let out = ok(&["withdraw", "--lake", l, "--member", "AUS", "--by", "alice", "--why", why]);
+    assert!(out.starts_with("AUS withdrawn: its 1 current returns no longer count in a run"), "{out}");
+    assert!(out.contains("maritime_movements 2012 (version 1)"), "{out}");
+    assert!(current(l).is_empty(), "a withdrawn member's return does not count");
+    let kept = dir.path().join("lake/accepted/maritime_movements/2012/AUS/v000001.parquet");
+    assert!(kept.exists(), "its version stays in the lake");
+    assert!(ok(&["log", "--lake", l]).contains(why));
+    assert_eq!(
+        refused(&["withdraw", "--lake", l, "--member", "AUS", "--why", "again"]),
+        "AUS has no accepted return that counts: nothing to withdraw"
+    );
+
+    // a return it sends afterwards counts
+    let second = submit_and_intake(l, &aus_return(dir.path(), 61));
+    assert_eq!(second["version"].as_u64(), Some(2), "{second}");
+    let now = current(l);
+    assert_eq!((now.len(), now[0].version), (1, 2));
+}

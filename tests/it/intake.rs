@@ -137,6 +137,23 @@ async fn state(lake: &Lake) -> (Vec<String>, BTreeMap<String, (Status, Option<u3
     (stored, receipts, keys(lake, "inbox/").await)
 }
 
+/// The intake ledger says what a listing of the lake says: the same
+/// current versions, and a record of every receipt.
+async fn ledger_agrees(lake: &Lake, context: &str) {
+    let read = fedreport_store::ledger::read(lake, false, false).await.unwrap().expect("intake wrote a ledger");
+    let from_ledger: Vec<String> = read.state.current(None).into_iter().map(|v| v.key).collect();
+    let listed: Vec<String> =
+        fedreport_store::listed_versions(lake, None).await.unwrap().into_iter().map(|v| v.key).collect();
+    assert_eq!(from_ledger, listed, "{context}: the ledger's current versions");
+    let filed: Vec<String> = read.state.filed().into_iter().map(|f| f.submission_id).collect();
+    let mut receipts: Vec<String> =
+        receipt::list(lake, None).await.unwrap().into_iter().map(|r| r.submission_id).collect();
+    let mut sorted = filed.clone();
+    sorted.sort();
+    receipts.sort();
+    assert_eq!(sorted, receipts, "{context}: the ledger's receipts");
+}
+
 async fn seed(lake: &Lake) {
     // a new return, its correction, a duplicate, and an invalid file
     drop_in(lake, "AUS", "a1.parquet", parquet("AUS", "maritime_movements", 2012, 1.0)).await;
@@ -157,6 +174,7 @@ fn a_failure_between_any_two_writes_is_completed_by_the_next_intake() {
         let total = counting.writes();
         assert!(total >= 12, "intake made {total} writes");
         assert!(expected.2.is_empty());
+        ledger_agrees(&reference, "without a failure").await;
 
         for allowed in 0..total {
             let (_d, lake) = lake();
@@ -168,6 +186,7 @@ fn a_failure_between_any_two_writes_is_completed_by_the_next_intake() {
             let got = state(&lake).await;
             // inbox files are named differently per lake; compare the rest
             assert_eq!(got, expected, "after a failure at write {allowed}");
+            ledger_agrees(&lake, &format!("after a failure at write {allowed}")).await;
         }
     });
 }

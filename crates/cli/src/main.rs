@@ -53,6 +53,8 @@ enum Command {
     /// Approve a return, send it back to its focal point, or reopen it.
     #[command(subcommand)]
     Review(cmd::cycle::ReviewVerb),
+    /// Withdraw a member: its accepted returns stay in the lake, but no run counts them (a reason is required).
+    Withdraw(cmd::cycle::WithdrawArgs),
     /// A reporting cycle: its status, lock and unlock, per-member exceptions.
     #[command(subcommand)]
     Cycle(cmd::cycle::CycleVerb),
@@ -116,6 +118,7 @@ async fn run(cli: Cli) -> Result<cmd::Outcome> {
         Command::Log(a) => cmd::cycle::log(a).await,
         Command::Review(v) => cmd::cycle::review(&forum, v).await,
         Command::Cycle(v) => cmd::cycle::cycle(&forum, v).await,
+        Command::Withdraw(a) => cmd::cycle::withdraw(&forum, a).await,
         Command::Draft(v) => cmd::cycle::draft(&forum, v).await,
         Command::Run(a) => cmd::run::run(&forum, a).await,
         Command::Runs(a) => cmd::run::runs(a).await,

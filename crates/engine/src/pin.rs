@@ -93,17 +93,16 @@ struct PartIndex {
     inputs: Vec<Input>,
 }
 
-/// Pin the current accepted versions of years up to `up_to` and make (or
-/// reuse) their snapshot; `fresh` compacts every part again, reusing
-/// nothing. `progress(done, total)` reports versions read.
+/// Pin the given current accepted versions and make (or reuse) their
+/// snapshot; `fresh` compacts every part again, reusing nothing.
+/// `progress(done, total)` reports versions read.
 pub async fn pin(
     lake: &Lake,
     schemas: &Schemas,
-    up_to: i32,
+    versions: Vec<VersionInfo>,
     fresh: bool,
     progress: &mut dyn FnMut(usize, usize),
 ) -> Result<Snapshot> {
-    let versions = fedreport_store::current_versions(lake, Some(up_to)).await?;
     build(lake, schemas, versions, None, fresh, progress).await
 }
 

@@ -96,21 +96,17 @@ pub async fn run(
 ) -> Result<RunOutcome> {
     let params = pipeline.parameters_with(opts.year, &opts.set)?;
     let year = int_param(&params, CYCLE_YEAR)? as i32;
-    // pinning and reading the receipts list different folders: at once
+    // what intake took in: the current versions and every receipt
     let t = Instant::now();
-    let pinned = async {
-        let snapshot = pin::pin(lake, contract.schemas(), year, opts.cold, &mut |done, total| {
-            progress(Progress::Pinning { done, total })
-        })
-        .await?;
-        Ok::<_, EngineError>((snapshot, t.elapsed().as_millis() as u64))
-    };
-    let receipts = async {
-        let read = read_submissions(lake).await?;
-        Ok::<_, EngineError>((read, t.elapsed().as_millis() as u64))
-    };
-    let ((snapshot, pin_ms), ((submissions, receipts_read, receipts_cached), receipts_ms)) =
-        futures::try_join!(pinned, receipts)?;
+    let intake = read_intake(lake, year, !opts.cold).await?;
+    let ledger_ms = t.elapsed().as_millis() as u64;
+    let (submissions, receipts_read, receipts_cached) = (intake.submissions, intake.read, intake.cached);
+    let t = Instant::now();
+    let snapshot = pin::pin(lake, contract.schemas(), intake.versions, opts.cold, &mut |done, total| {
+        progress(Progress::Pinning { done, total })
+    })
+    .await?;
+    let pin_ms = t.elapsed().as_millis() as u64;
     let partitions = opts.target_partitions.unwrap_or_else(session::default_partitions);
     let engine = opts.engine.clone().unwrap_or_else(|| Arc::new(Local));
     let reuse = Reuse {
@@ -127,7 +123,7 @@ pub async fn run(
         pipeline,
         partitions,
         replay_of: None,
-        timings: BTreeMap::from([("pin".to_string(), pin_ms), ("receipts".to_string(), receipts_ms)]),
+        timings: BTreeMap::from([("pin".to_string(), pin_ms), ("ledger".to_string(), ledger_ms)]),
         // --cold reads no cached result but writes every one again
         read_cache: !opts.cold,
         write_cache: true,
@@ -223,9 +219,24 @@ pub async fn replay_on(
     Ok((outcome, differences))
 }
 
-/// Every receipt as the run records it, with how many were read and how many came from the cache.
-async fn read_submissions(lake: &Lake) -> Result<(Vec<Submission>, usize, usize)> {
-    let (receipts, read, cached) = fedreport_store::receipt::list_cached(lake).await?;
+/// What intake took in, as a run records it.
+struct Intake {
+    /// The current version of every slot of years up to the cycle's.
+    versions: Vec<fedreport_store::VersionInfo>,
+    /// Every receipt, and how many were read and how many came from a cache.
+    submissions: Vec<Submission>,
+    read: usize,
+    cached: usize,
+}
+
+/// The current versions and receipts from the intake ledger (only its new
+/// entries, with `cached`), or from listing a lake whose ledger has no entry yet.
+async fn read_intake(lake: &Lake, year: i32, cached: bool) -> Result<Intake> {
+    use fedreport_store::{ledger, receipt};
+    let (versions, (receipts, read, cached)) = match ledger::read(lake, cached, true).await? {
+        Some(r) => (r.state.current(Some(year)), (r.state.filed(), r.filed_read, r.filed_cached)),
+        None => futures::try_join!(fedreport_store::listed_versions(lake, Some(year)), receipt::list_cached(lake))?,
+    };
     let mut out: Vec<Submission> = receipts
         .into_iter()
         .map(|r| Submission {
@@ -240,7 +251,7 @@ async fn read_submissions(lake: &Lake) -> Result<(Vec<Submission>, usize, usize)
         })
         .collect();
     out.sort_by(|a, b| a.submission_id.cmp(&b.submission_id));
-    Ok((out, read, cached))
+    Ok(Intake { versions, submissions: out, read, cached })
 }
 
 /// What a run is made of, besides its parameters and inputs.

@@ -39,6 +39,7 @@ pub mod action {
     pub const DRAFT_CLEAR: &str = "draft.clear";
     pub const DRAFT_FINAL: &str = "draft.final";
     pub const DRAFT_WITHDRAW: &str = "draft.withdraw";
+    pub const MEMBER_WITHDRAW: &str = "member.withdraw";
 }
 
 /// An action of the log in words, for people: "sent back", "locked the cycle".
@@ -56,6 +57,7 @@ pub fn action_words(action: &str) -> &str {
         action::DRAFT_CLEAR => "cleared the drafts",
         action::DRAFT_FINAL => "made the drafts final",
         action::DRAFT_WITHDRAW => "withdrew the drafts' clearance",
+        action::MEMBER_WITHDRAW => "withdrew the member's returns",
         other => other,
     }
 }

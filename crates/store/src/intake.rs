@@ -4,7 +4,8 @@
 //! inbox it is in; if it is valid, create the next version of its slot with a
 //! conditional create (or recognise that identical bytes are already the
 //! current version); otherwise keep a copy under `rejected/`. Then write the
-//! receipt (conditional create) and only then remove the inbox object.
+//! receipt (conditional create), record both in the intake ledger
+//! ([`crate::ledger`]) and only then remove the inbox object.
 //!
 //! Every step is idempotent and the order makes a crash at any point safe:
 //! a version carries its submission id, so a rerun finds the version it made
@@ -24,6 +25,7 @@ use object_store::ObjectStoreExt;
 use crate::error::{Result, StoreError};
 use crate::lake::{Created, Lake};
 use crate::layout::{self, SubmissionName, VersionInfo, meta};
+use crate::ledger;
 use crate::receipt::{self, Receipt, Status};
 
 /// Options of an intake run.
@@ -98,9 +100,13 @@ pub async fn intake(
         lake.list(layout::INBOX).await?.into_iter().filter(|m| !m.location.as_ref().ends_with('/')).collect();
     let total = pending.len();
     let mut summary = IntakeSummary::default();
+    // the ledger entry this intake wrote last: the next one goes after it
+    let mut ledger_place = 0;
     for (i, m) in pending.into_iter().enumerate() {
         let key = lake.rel(&m.location);
-        let Some(decision) = decide(lake, validator, opts, &key, m.last_modified).await? else { continue };
+        let Some(decision) = decide(lake, validator, opts, &key, m.last_modified, &mut ledger_place).await? else {
+            continue;
+        };
         progress(i + 1, total, &decision);
         summary.decisions.push(decision);
     }
@@ -121,7 +127,7 @@ pub async fn intake_one(
         Err(StoreError::ObjectStore(object_store::Error::NotFound { .. })) => return Ok(None),
         Err(e) => return Err(e),
     };
-    decide(lake, validator, opts, key, received).await
+    decide(lake, validator, opts, key, received, &mut 0).await
 }
 
 async fn decide(
@@ -130,6 +136,7 @@ async fn decide(
     opts: &IntakeOptions,
     key: &str,
     received: DateTime<Utc>,
+    ledger_place: &mut u64,
 ) -> Result<Option<Decision>> {
     let parts: Vec<&str> = key.split('/').collect();
     if parts.len() < 3 {
@@ -146,6 +153,7 @@ async fn decide(
     // Already decided? (An earlier intake stopped after the receipt.)
     if let Some(r) = receipt::read(lake, &member, &name.id).await? {
         if r.sha256 == sha {
+            record(lake, &r, ledger_place).await?;
             lake.delete(key).await?;
             return Ok(Some(Decision {
                 inbox_key: key.to_string(),
@@ -165,6 +173,7 @@ async fn decide(
         if let Some(r) = receipt::read(lake, &member, &name.id).await?
             && r.sha256 == sha
         {
+            record(lake, &r, ledger_place).await?;
             lake.delete(key).await?;
             return Ok(None);
         }
@@ -263,7 +272,13 @@ async fn decide(
             .map_err(|source| StoreError::Json { path: layout::receipt_key(&member, &name.id), source })?,
     );
     // Another intake may have decided the same file at the same time: its receipt stands.
-    let _ = lake.put_new(&layout::receipt_key(&member, &name.id), body).await?;
+    let receipt_key = layout::receipt_key(&member, &name.id);
+    if lake.put_new(&receipt_key, body).await? == Created::AlreadyExists {
+        let stored = receipt::read(lake, &member, &name.id).await?;
+        record(lake, stored.as_ref().unwrap_or(&rec), ledger_place).await?;
+    } else {
+        record(lake, &rec, ledger_place).await?;
+    }
     lake.delete(key).await?;
     Ok(Some(Decision {
         inbox_key: key.to_string(),
@@ -277,6 +292,18 @@ async fn decide(
         errors: rec.errors,
         already_decided: false,
     }))
+}
+
+/// Record a decided submission in the intake ledger: its receipt and, when
+/// accepted, its version. Called after both exist and before the inbox
+/// object is removed, so a crash in between is mended by the next intake.
+async fn record(lake: &Lake, r: &Receipt, ledger_place: &mut u64) -> Result<()> {
+    let mut entry = ledger::Entry { filed: vec![receipt::Filed::from(r.clone())], ..ledger::Entry::default() };
+    if let (Status::Accepted, Some(key)) = (r.status, &r.stored_as) {
+        let size = lake.head(key).await?.size;
+        entry.accepted.push(ledger::Stored { key: key.clone(), size });
+    }
+    ledger::append(lake, entry, ledger_place).await.map(|_| ())
 }
 
 /// Take the version number this submission's data goes to. A version

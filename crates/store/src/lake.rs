@@ -200,6 +200,14 @@ impl Lake {
         Ok(all)
     }
 
+    /// The folders directly under a prefix, as lake-relative keys ending in `/`, in order.
+    pub async fn folders(&self, rel_prefix: &str) -> Result<Vec<String>> {
+        let listed = self.store.list_with_delimiter(Some(&self.path(rel_prefix))).await?;
+        let mut out: Vec<String> = listed.common_prefixes.iter().map(|p| format!("{}/", self.rel(p))).collect();
+        out.sort();
+        Ok(out)
+    }
+
     /// Read a whole object.
     pub async fn get(&self, rel: &str) -> Result<Bytes> {
         Ok(self.store.get(&self.path(rel)).await?.bytes().await?)

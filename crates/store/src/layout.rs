@@ -191,6 +191,39 @@ pub fn parse_audit_event(key: &str) -> Option<u64> {
     if n.len() == 12 && n.bytes().all(|b| b.is_ascii_digit()) { n.parse().ok() } else { None }
 }
 
+/// Folder of the intake ledger.
+pub const LEDGER: &str = "ledger/";
+
+/// Entries per folder of the ledger: a run lists only the folder of the
+/// newest entry it knows and those after it, however long the ledger grows.
+pub const LEDGER_SHARD: u64 = 1000;
+
+/// One entry of the intake ledger, in the folder of its thousand, zero-padded so keys sort in order.
+pub fn ledger_entry(seq: u64) -> String {
+    format!("{LEDGER}{:06}/{seq:012}.json", seq / LEDGER_SHARD)
+}
+
+/// The folder of the ledger an entry goes in.
+pub fn ledger_shard(shard: u64) -> String {
+    format!("{LEDGER}{shard:06}/")
+}
+
+/// The number of a ledger folder (`ledger/000002/`).
+pub fn parse_ledger_shard(key: &str) -> Option<u64> {
+    let n = key.strip_prefix(LEDGER)?.trim_end_matches('/');
+    if n.len() == 6 && n.bytes().all(|b| b.is_ascii_digit()) { n.parse().ok() } else { None }
+}
+
+/// The sequence number of a ledger key.
+pub fn parse_ledger_entry(key: &str) -> Option<u64> {
+    let rest = key.strip_prefix(LEDGER)?;
+    let (shard, file) = rest.split_once('/')?;
+    let n = file.strip_suffix(".json")?;
+    let ok = shard.len() == 6 && n.len() == 12 && n.bytes().all(|b| b.is_ascii_digit());
+    let seq: u64 = if ok { n.parse().ok()? } else { return None };
+    (shard.parse::<u64>().ok()? == seq / LEDGER_SHARD).then_some(seq)
+}
+
 /// The progress record of work the web front started.
 pub fn job(job_id: &str) -> String {
     format!("jobs/{job_id}.json")
@@ -234,6 +267,11 @@ pub fn step_cache(step: &str, key: &str) -> String {
 /// for in its footer (one per step, so the cache does not grow with runs).
 pub fn step_result(step: &str) -> String {
     format!("{CACHE}steps/{step}/last.parquet")
+}
+
+/// What earlier readers folded the intake ledger into, and up to which entry.
+pub fn ledger_cache() -> String {
+    format!("{CACHE}ledger.json")
 }
 
 /// The receipts earlier runs read (receipts are immutable).
@@ -355,5 +393,12 @@ mod tests {
         assert_eq!(snapshot_part("d", 2012, "abc"), "snapshots/parts/d/2012/abc.parquet");
         assert_eq!(step_cache("s", "k"), "cache/steps/s/k.parquet");
         assert_eq!(step_result("s"), "cache/steps/s/last.parquet");
+        assert_eq!(ledger_entry(7), "ledger/000000/000000000007.json");
+        assert_eq!(ledger_entry(2345), "ledger/000002/000000002345.json");
+        for seq in [1, 999, 1000, 2345, 1_000_001] {
+            assert_eq!(parse_ledger_entry(&ledger_entry(seq)), Some(seq));
+        }
+        assert_eq!(parse_ledger_entry("ledger/000001/000000000007.json"), None, "in the wrong folder");
+        assert_eq!(parse_ledger_shard(&ledger_shard(2)), Some(2));
     }
 }

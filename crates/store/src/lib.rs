@@ -8,7 +8,9 @@
 //! accepted versions, the completeness board), the run manifest with
 //! reading a run's published tables back, the hash-chained audit log
 //! ([`audit`]) and the states of the reporting cycle people act on, folded
-//! from that log ([`cycle`]): return review, cycle locks, draft clearance.
+//! from that log ([`cycle`]): return review, cycle locks, draft clearance;
+//! and the intake ledger ([`ledger`]), the record of what intake took in
+//! that lets a run know the current returns without listing the lake.
 //!
 //! It relies only on the object-store API — conditional creates
 //! (`PutMode::Create`) for anything immutable — never on a file system.
@@ -19,6 +21,7 @@ pub mod error;
 pub mod intake;
 pub mod lake;
 pub mod layout;
+pub mod ledger;
 pub mod manifest;
 pub mod policy;
 pub mod receipt;
@@ -29,7 +32,8 @@ pub use error::{Result, StoreError};
 pub use intake::{Decision, IntakeOptions, IntakeSummary, intake, intake_one};
 pub use lake::{Lake, build_store, build_store_with, store_options_from_env};
 pub use layout::{SubmissionName, VersionInfo};
+pub use ledger::current_versions;
 pub use manifest::{Manifest, Param};
 pub use receipt::{Receipt, Status};
-pub use status::{Board, CellState, current_versions};
+pub use status::{Board, CellState, listed_versions};
 pub use submit::{Submitted, submit, submit_object};

@@ -11,8 +11,10 @@ use crate::layout::{self, VersionInfo};
 use crate::receipt::{self, Status};
 
 /// The newest accepted version of every (dataset, year, member) slot, in
-/// (dataset, year, member) order. Years after `up_to` are left out.
-pub async fn current_versions(lake: &Lake, up_to: Option<i32>) -> Result<Vec<VersionInfo>> {
+/// (dataset, year, member) order, from a listing of `accepted/`. Years
+/// after `up_to` are left out. (Readers ask [`crate::ledger::current_versions`],
+/// which lists only a lake whose intake ledger has no entry yet.)
+pub async fn listed_versions(lake: &Lake, up_to: Option<i32>) -> Result<Vec<VersionInfo>> {
     let mut current: BTreeMap<(String, i32, String), VersionInfo> = BTreeMap::new();
     for m in lake.list_wide(layout::ACCEPTED).await? {
         let Some(v) = VersionInfo::from_key(&lake.rel(&m.location), m.size) else { continue };
@@ -63,7 +65,7 @@ impl Board {
         deadline: Option<chrono::DateTime<chrono::Utc>>,
     ) -> Result<Board> {
         let datasets: Vec<String> = schemas.names().map(str::to_string).collect();
-        let versions = current_versions(lake, Some(year)).await?;
+        let versions = crate::ledger::current_versions(lake, Some(year)).await?;
         let events = crate::audit::read(lake).await?;
         let mut accepted: BTreeMap<(String, String), u32> = BTreeMap::new();
         for v in versions.into_iter().filter(|v| v.year == year) {

@@ -134,6 +134,45 @@ pub struct DraftArgs {
 }
 
 /// A refusal is an answer, not a failure of the tool: print it, exit 1.
+#[derive(clap::Args)]
+pub struct WithdrawArgs {
+    #[arg(long, env = "FEDREPORT_LAKE")]
+    lake: String,
+    /// The member whose accepted returns no longer count.
+    #[arg(long)]
+    member: String,
+    /// Why (required: the audit log keeps it).
+    #[arg(long)]
+    why: String,
+    #[command(flatten)]
+    by: By,
+}
+
+/// Withdraw a member: its accepted returns stay in the lake but no run
+/// counts them; a return it sends later counts again.
+pub async fn withdraw(forum: &Forum, a: WithdrawArgs) -> Result<Outcome> {
+    check_member(forum, &a.member)?;
+    let lake = Lake::open(&a.lake)?;
+    match fedreport_store::ledger::withdraw_member(&lake, &a.by.name(), &a.member, &a.why).await {
+        Ok(slots) => {
+            println!(
+                "{} withdrawn: its {} current returns no longer count in a run (they stay in the lake, and a return it sends later counts)",
+                a.member,
+                slots.len()
+            );
+            for w in &slots {
+                println!("  {} {} (version {})", w.dataset, w.year, w.through);
+            }
+            Ok(Outcome::Done)
+        }
+        Err(StoreError::Refused(why)) => {
+            eprintln!("refused: {why}");
+            Ok(Outcome::Rejected)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
 fn answer(r: fedreport_store::Result<audit::Event>) -> Result<Outcome> {
     match r {
         Ok(e) => {
