@@ -484,6 +484,10 @@ fn a_withdrawn_member_no_longer_counts_its_returns_stay_and_a_new_one_counts() {
     let kept = dir.path().join("lake/accepted/maritime_movements/2012/AUS/v000001.parquet");
     assert!(kept.exists(), "its version stays in the lake");
     assert!(ok(&["log", "--lake", l]).contains(why));
+    let board = ok(&["status", "--lake", l, "--year", "2012"]);
+    let aus = board.lines().find(|r| r.starts_with("AUS ")).unwrap();
+    assert!(aus.contains("WDN"), "the board says withdrawn, not missing: {aus}");
+    assert!(board.contains("rejected only, 1 withdrawn, "), "{board}");
     assert_eq!(
         refused(&["withdraw", "--lake", l, "--member", "AUS", "--why", "again"]),
         "AUS has no accepted return that counts: nothing to withdraw"
@@ -494,4 +498,6 @@ fn a_withdrawn_member_no_longer_counts_its_returns_stay_and_a_new_one_counts() {
     assert_eq!(second["version"].as_u64(), Some(2), "{second}");
     let now = current(l);
     assert_eq!((now.len(), now[0].version), (1, 2));
+    let board = ok(&["status", "--lake", l, "--year", "2012"]);
+    assert!(!board.contains("1 withdrawn"), "{board}");
 }

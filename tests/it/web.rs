@@ -215,6 +215,8 @@ const EXPECTED: &[(&str, &str, [&str; 5])] = &[
     ("POST", "/runs/{run}/review", ["no", "no", "no", "no", "refused"]),
     ("POST", "/runs/{run}/comments", ["no", "no", "refused", "no", "no"]),
     ("POST", "/runs/{run}/clear", ["no", "no", "refused", "no", "no"]),
+    // IDN's returns no longer count (the run below goes on without them)
+    ("POST", "/members/{member}/withdraw", ["no", "no", "no", "no", "go"]),
     // a run goes on in the background: last, so it writes while nothing else is checked
     ("POST", "/runs", ["no", "no", "no", "no", "go"]),
     ("POST", "/logout", ["go", "go", "go", "go", "go"]),
@@ -267,6 +269,7 @@ fn every_route_asks_for_role_and_member_on_the_server() {
                     site.post_form(&url, cookie, "action=approve")
                 }
                 (_, "/cycles/{year}") => site.post_form(&url, cookie, "action=lock&why=figures+agreed"),
+                (_, "/members/{member}/withdraw") => site.post_form(&url, cookie, "why=left+the+process"),
                 (_, "/runs/{run}/comments") => site.post_form(&url, cookie, "paragraph=p1&text=a+comment"),
                 _ => site.post_form(&url, cookie, ""),
             };
@@ -1142,4 +1145,39 @@ fn the_secretariat_a_focal_point_and_a_co_chair_close_a_cycle_in_chromium() {
     browser.goto(&format!("{base}/log"));
     assert!(browser.text().contains("The chain is whole"), "{}", browser.text());
     shot("log");
+}
+
+#[test]
+fn the_secretariat_withdraws_a_member_with_a_reason_and_the_board_says_so() {
+    let site = Site::golden(1024 * 1024);
+    let sec = site.login("secretariat");
+    let page = site.get("/members/IDN/returns", Some(&sec));
+    assert!(page.body.contains("Withdraw the returns of IDN"), "{}", page.body);
+    // no reason: refused, nothing written
+    let before = site.contents();
+    let r = site.post_form("/members/IDN/withdraw", Some(&sec), "why=");
+    assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.body);
+    assert!(r.body.contains("say why the member is withdrawn"), "{}", r.body);
+    assert_eq!(site.contents(), before);
+    // a member that does not report
+    let r = site.post_form("/members/XXX/withdraw", Some(&sec), "why=x");
+    assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.body);
+    // hostile text in the reason is kept as text
+    let why = "IDN asked <script>alert(1)</script> that its figures not be used";
+    let body = format!(
+        "why={}",
+        why.replace(' ', "+").replace('<', "%3C").replace('>', "%3E").replace('(', "%28").replace(')', "%29")
+    );
+    let r = site.post_form("/members/IDN/withdraw", Some(&sec), &body);
+    assert_eq!((r.status, r.location()), (StatusCode::SEE_OTHER, "/members/IDN/returns"), "{}", r.body);
+    let page = site.get("/members/IDN/returns", Some(&sec));
+    assert!(page.body.contains("None yet.") && !page.body.contains("Withdraw the returns of IDN"), "{}", page.body);
+    let board = site.get("/board?year=2012", Some(&sec)).body;
+    assert!(board.contains("withdrawn"), "the board says withdrawn: {board}");
+    let log = site.get("/log", Some(&sec)).body;
+    assert!(log.contains("&lt;script&gt;") && !log.contains("<script>alert"), "{log}");
+    // once is enough
+    let r = site.post_form("/members/IDN/withdraw", Some(&sec), "why=again");
+    assert_eq!(r.status, StatusCode::CONFLICT);
+    assert!(r.body.contains("nothing to withdraw"), "{}", r.body);
 }

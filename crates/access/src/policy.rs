@@ -33,6 +33,8 @@ pub enum Action<'a> {
     PutUpDrafts,
     /// Comment on and clear a draft: the co-chairs' part, nobody else's.
     ClearDrafts,
+    /// Withdraw a member's returns: they stay in the lake, no run counts them.
+    WithdrawMember,
 }
 
 /// A refusal, with the reason people are shown.
@@ -119,19 +121,32 @@ mod tests {
             SeeLog,
             PutUpDrafts,
             ClearDrafts,
+            WithdrawMember,
         ];
-        //     contract ret AUS ret IDN sub AUS sub IDN board intake run  runs drafts review lock  log  put up clear
+        //     contract ret AUS ret IDN sub AUS sub IDN board intake run  runs drafts review lock  log  put up clear withdraw
         let expected = [
             (
                 &aus,
-                [true, true, false, true, false, false, false, false, false, false, false, false, false, false, false],
+                [
+                    true, true, false, true, false, false, false, false, false, false, false, false, false, false,
+                    false, false,
+                ],
             ),
-            (&sec, [true, true, true, true, true, true, true, true, true, true, true, true, true, true, false]),
+            (&sec, [true, true, true, true, true, true, true, true, true, true, true, true, true, true, false, true]),
             (
                 &chair,
-                [true, false, false, false, false, true, false, false, true, true, false, false, true, false, true],
+                [
+                    true, false, false, false, false, true, false, false, true, true, false, false, true, false, true,
+                    false,
+                ],
             ),
-            (&obs, [true, true, true, false, false, true, false, false, true, true, false, false, true, false, false]),
+            (
+                &obs,
+                [
+                    true, true, true, false, false, true, false, false, true, true, false, false, true, false, false,
+                    false,
+                ],
+            ),
         ];
         for (who, row) in expected {
             for (a, ok) in actions.iter().zip(row) {

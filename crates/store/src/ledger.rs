@@ -128,6 +128,20 @@ impl State {
         current.into_values().collect()
     }
 
+    /// The (member, dataset) slots of a year withdrawn with nothing accepted since.
+    pub fn withdrawn_in(&self, year: i32) -> std::collections::BTreeSet<(String, String)> {
+        let current: std::collections::BTreeSet<(String, String)> =
+            self.current(Some(year)).into_iter().filter(|v| v.year == year).map(|v| (v.member, v.dataset)).collect();
+        self.withdrawn
+            .keys()
+            .filter_map(|slot| {
+                let [dataset, y, member] = slot.split('/').collect::<Vec<_>>()[..] else { return None };
+                let k = (member.to_string(), dataset.to_string());
+                (y.parse() == Ok(year) && !current.contains(&k)).then_some(k)
+            })
+            .collect()
+    }
+
     /// Every filed receipt, oldest submission first (the order of [`receipt::list`]).
     pub fn filed(&self) -> Vec<Filed> {
         let mut out: Vec<Filed> = self.filed.values().cloned().collect();
@@ -397,6 +411,10 @@ mod tests {
         ));
         assert_eq!(versions(&r.state), [("AUS".into(), 2012, 2)]);
         assert_eq!(r.state.filed().len(), 4, "a withdrawn member's receipts stay");
+        assert_eq!(
+            r.state.withdrawn_in(2012).into_iter().collect::<Vec<_>>(),
+            [("NZL".to_string(), "maritime_movements".to_string())]
+        );
         let events = audit::read(&lake).await.unwrap();
         assert_eq!(events.last().unwrap().action, "member.withdraw");
 
@@ -404,6 +422,8 @@ mod tests {
         append(&lake, accepted("NZL", 2012, 2), &mut 0).await.unwrap();
         let r = read(&lake, true, true).await.unwrap().unwrap();
         assert_eq!(versions(&r.state), [("AUS".into(), 2012, 2), ("NZL".into(), 2012, 2)]);
+        assert!(r.state.withdrawn_in(2012).is_empty(), "a return sent after the withdrawal counts");
+        assert_eq!(r.state.withdrawn_in(2011).len(), 1);
         // the cached fold is the fold of every entry
         let cold = read(&lake, false, false).await.unwrap().unwrap();
         assert_eq!(cold.entries_read, 6);

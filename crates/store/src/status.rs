@@ -40,6 +40,8 @@ pub enum CellState {
         review: crate::cycle::Review,
     },
     Rejected,
+    /// Its returns were withdrawn ([`crate::ledger::withdraw_member`]) and none arrived since.
+    Withdrawn,
     Missing,
 }
 
@@ -65,7 +67,10 @@ impl Board {
         deadline: Option<chrono::DateTime<chrono::Utc>>,
     ) -> Result<Board> {
         let datasets: Vec<String> = schemas.names().map(str::to_string).collect();
-        let versions = crate::ledger::current_versions(lake, Some(year)).await?;
+        let (versions, withdrawn) = match crate::ledger::read(lake, true, true).await? {
+            Some(r) => (r.state.current(Some(year)), r.state.withdrawn_in(year)),
+            None => (listed_versions(lake, Some(year)).await?, Default::default()),
+        };
         let events = crate::audit::read(lake).await?;
         let mut accepted: BTreeMap<(String, String), u32> = BTreeMap::new();
         for v in versions.into_iter().filter(|v| v.year == year) {
@@ -106,6 +111,7 @@ impl Board {
                                 late: late(&m.code, d, version),
                                 review: crate::cycle::review(&events, &m.code, d, year, version),
                             },
+                            None if withdrawn.contains(&k) => CellState::Withdrawn,
                             None if rejected.contains(&k) => CellState::Rejected,
                             None => CellState::Missing,
                         }
@@ -130,7 +136,7 @@ impl Board {
             .map(|d| d.split('_').map(|w| w.chars().next().unwrap_or('?')).collect::<String>())
             .collect();
         let mut out = format!(
-            "Reporting completeness {} — v<n>: accepted version{}, ✓ approved, ↩ sent back, REJ: rejected only, ·: missing\n",
+            "Reporting completeness {} — v<n>: accepted version{}, ✓ approved, ↩ sent back, REJ: rejected only, WDN: withdrawn, ·: missing\n",
             self.year,
             match self.deadline {
                 Some(d) => format!(" (* after the deadline, {})", d.format("%Y-%m-%d %H:%M UTC")),
@@ -157,6 +163,7 @@ impl Board {
                         }
                     ),
                     CellState::Rejected => "REJ".into(),
+                    CellState::Withdrawn => "WDN".into(),
                     CellState::Missing => "·".into(),
                 };
                 out.push_str(&format!(" {s:>5}"));
@@ -175,10 +182,12 @@ impl Board {
         let sent_back =
             self.count(|c| matches!(c, CellState::Accepted { review: crate::cycle::Review::SentBack(_), .. }));
         let late = self.count(|c| matches!(c, CellState::Accepted { late: true, .. }));
+        let wdn = self.count(|c| matches!(c, CellState::Withdrawn));
         out.push_str(&format!(
-            "\n{acc} of {total} returns accepted ({:.0} per cent; {late} late, {approved} approved, {sent_back} sent back), {rej} rejected only, {} missing\n",
+            "\n{acc} of {total} returns accepted ({:.0} per cent; {late} late, {approved} approved, {sent_back} sent back), {rej} rejected only, {}{} missing\n",
             100.0 * acc as f64 / total.max(1) as f64,
-            total - acc - rej
+            if wdn > 0 { format!("{wdn} withdrawn, ") } else { String::new() },
+            total - acc - rej - wdn
         ));
         out
     }

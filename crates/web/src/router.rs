@@ -47,6 +47,7 @@ pub const ROUTES: &[Route] = &[
     r("GET", "/members/{member}/receipts/{receipt}", "SeeReturns"),
     r("GET", "/members/{member}/returns/{dataset}/{year}", "SeeReturns"),
     r("POST", "/members/{member}/returns/{dataset}/{year}/review", "ReviewReturns"),
+    r("POST", "/members/{member}/withdraw", "WithdrawMember"),
     r("GET", "/cycles/{year}", "SeeBoard"),
     r("POST", "/cycles/{year}", "LockCycle"),
     r("GET", "/log", "SeeLog"),
@@ -92,6 +93,7 @@ pub fn router(state: AppState) -> Router {
         .route("/members/{member}/receipts/{receipt}", get(returns::receipt))
         .route("/members/{member}/returns/{dataset}/{year}", get(cycle::return_page))
         .route("/members/{member}/returns/{dataset}/{year}/review", post(cycle::review))
+        .route("/members/{member}/withdraw", post(cycle::withdraw))
         .route("/cycles/{year}", get(cycle::cycle_page).post(cycle::cycle_act))
         .route("/log", get(cycle::log))
         .route("/board", get(board::board))

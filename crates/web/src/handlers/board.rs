@@ -36,6 +36,7 @@ fn cell(c: &CellState) -> minijinja::Value {
             }
         }
         CellState::Rejected => context! { state => "rejected", text => "rejected", review => "", why => "" },
+        CellState::Withdrawn => context! { state => "withdrawn", text => "withdrawn", review => "", why => "" },
         CellState::Missing => context! { state => "missing", text => "missing", review => "", why => "" },
     }
 }
@@ -67,6 +68,7 @@ pub async fn board(
         approved: usize,
         sent_back: usize,
         rejected: usize,
+        withdrawn: usize,
         missing: usize,
     }
     let mut subregions: BTreeMap<String, Totals> = BTreeMap::new();
@@ -93,6 +95,7 @@ pub async fn board(
                         }
                     }
                     CellState::Rejected => t.rejected += 1,
+                    CellState::Withdrawn => t.withdrawn += 1,
                     CellState::Missing => t.missing += 1,
                 }
             }

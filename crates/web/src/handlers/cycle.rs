@@ -227,6 +227,26 @@ pub async fn cycle_act(
 }
 
 #[derive(Deserialize)]
+pub struct WithdrawForm {
+    #[serde(default)]
+    why: String,
+}
+
+/// Withdraw a member's returns, with a reason: they stay in the lake, and
+/// no run counts them until the member sends another.
+pub async fn withdraw(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    Path(member): Path<String>,
+    Form(f): Form<WithdrawForm>,
+) -> Result<Redirect> {
+    fedreport_access::authorize(&user, &Action::WithdrawMember)?;
+    member_code(&state, &member)?;
+    fedreport_store::ledger::withdraw_member(state.lake(), &user.username, &member, &f.why).await.map_err(refused)?;
+    Ok(Redirect::to(&format!("/members/{member}/returns")))
+}
+
+#[derive(Deserialize)]
 pub struct LogQuery {
     member: Option<String>,
     year: Option<i32>,

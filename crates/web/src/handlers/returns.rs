@@ -109,11 +109,12 @@ pub async fn returns(
     let name = state.forum().contract.registry().member(&member).map(|m| m.name.clone()).unwrap_or_default();
     let datasets: Vec<String> = state.forum().contract.schemas().names().map(str::to_string).collect();
     let can_submit = fedreport_access::authorize(&user, &Action::SubmitReturn { member: &member }).is_ok();
+    let can_withdraw = fedreport_access::authorize(&user, &Action::WithdrawMember).is_ok();
     page(
         &state,
         &user,
         "returns.html",
-        context! { member, name, receipts, versions, uploads => Serde(uploads), datasets, can_submit, limit => upload::size_words(state.0.config.upload_limit) },
+        context! { member, name, receipts, versions, uploads => Serde(uploads), datasets, can_submit, can_withdraw, limit => upload::size_words(state.0.config.upload_limit) },
     )
 }
 
