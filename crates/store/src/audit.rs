@@ -154,9 +154,54 @@ where
     }
 }
 
+/// What earlier readers read of the log (`cache/audit.json`): events 1 to
+/// n, and the sha256 of event n's stored bytes.
+#[derive(Serialize, Deserialize)]
+struct Cached {
+    events: Vec<Event>,
+    head: String,
+}
+
 /// Every event, oldest first, as stored (not checked: see [`verify`]).
+/// Events never change, so what an earlier reader kept is used, and only
+/// newer events are read — as long as its newest event is still in the
+/// log byte for byte (a lake put back from a copy drops the cache).
 pub async fn read(lake: &Lake) -> Result<Vec<Event>> {
-    Ok(read_after(lake, &[]).await?.into_iter().map(|(e, _)| e).collect())
+    use futures::{StreamExt, TryStreamExt};
+    let cache_key = layout::audit_cache();
+    let (seqs, cached) = futures::try_join!(seqs(lake), lake.get_opt(&cache_key))?;
+    let mut events = Vec::new();
+    if let Some(c) = cached.and_then(|b| serde_json::from_slice::<Cached>(&b).ok())
+        && let Some(last) = c.events.last()
+        && c.events.len() as u64 == last.seq
+        && seqs.binary_search(&last.seq).is_ok()
+        && lake.get_opt(&layout::audit_event(last.seq)).await?.is_some_and(|b| sha256_hex(&b) == c.head)
+    {
+        events = c.events;
+    }
+    let after = events.last().map(|e| e.seq).unwrap_or(0);
+    let newer: Vec<(Event, Bytes)> = futures::stream::iter(seqs.into_iter().filter(|&s| s > after))
+        .map(|seq| async move {
+            let key = layout::audit_event(seq);
+            let bytes = lake.get(&key).await?;
+            let event = serde_json::from_slice(&bytes).map_err(|source| StoreError::Json { path: key, source })?;
+            Ok::<_, StoreError>((event, bytes))
+        })
+        .buffered(READ_AHEAD)
+        .try_collect()
+        .await?;
+    if let Some((_, bytes)) = newer.last() {
+        let head = sha256_hex(bytes);
+        events.extend(newer.into_iter().map(|(e, _)| e));
+        // only a log without gaps is kept: a reader of a broken one reads it all again
+        if events.iter().enumerate().all(|(i, e)| e.seq == i as u64 + 1) {
+            let c = Cached { events, head };
+            let body = serde_json::to_vec(&c).map_err(|source| StoreError::Json { path: cache_key.clone(), source })?;
+            lake.put(&cache_key, Bytes::from(body)).await?;
+            return Ok(c.events);
+        }
+    }
+    Ok(events)
 }
 
 /// What [`verify`] found.
@@ -244,6 +289,29 @@ mod tests {
             Verdict::Whole { events, head } => assert_eq!((events, head.len()), (5, 64)),
             broken => panic!("{broken:?}"),
         }
+    }
+
+    #[tokio::test]
+    async fn readers_keep_what_they_read_and_read_only_newer_events() {
+        let (dir, lake) = log(3).await;
+        let first = read(&lake).await.unwrap();
+        assert!(dir.path().join(layout::audit_cache()).exists(), "the first reader keeps the log");
+        append(&lake, event(3)).await.unwrap();
+        // an older event changed on disk is not read again: the reader gets the events as they were
+        let text = std::fs::read_to_string(file(&dir, 2)).unwrap().replace("\"user1\"", "\"user9\"");
+        std::fs::write(file(&dir, 2), text).unwrap();
+        let second = read(&lake).await.unwrap();
+        assert_eq!(second.len(), 4);
+        assert_eq!(second[..3], first[..]);
+        assert!(matches!(verify(&lake).await.unwrap(), Verdict::Broken { .. }), "verify reads the log itself");
+        // the newest kept event changed (a lake put back from another copy): everything is read again
+        let text = std::fs::read_to_string(file(&dir, 4)).unwrap().replace("\"s-3\"", "\"s-X\"");
+        std::fs::write(file(&dir, 4), text).unwrap();
+        let third = read(&lake).await.unwrap();
+        assert_eq!((third[1].who.as_str(), third[3].object.as_str()), ("user9", "s-X"));
+        // and a log without its cache reads the same
+        std::fs::remove_file(dir.path().join(layout::audit_cache())).unwrap();
+        assert_eq!(read(&lake).await.unwrap(), third);
     }
 
     #[tokio::test]

@@ -274,6 +274,11 @@ pub fn ledger_cache() -> String {
     format!("{CACHE}ledger.json")
 }
 
+/// The audit-log events earlier readers read (events never change).
+pub fn audit_cache() -> String {
+    format!("{CACHE}audit.json")
+}
+
 /// The receipts earlier runs read (receipts are immutable).
 pub fn receipts_cache() -> String {
     format!("{CACHE}receipts.json")
