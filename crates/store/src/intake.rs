@@ -336,6 +336,7 @@ async fn claim_version(
         }
         if let Some(cur) = versions.last()
             && cur.metadata.get(meta::SOURCE_SHA256).map(String::as_str) == Some(sha)
+            && !ledger::is_withdrawn(lake, cur).await?
         {
             return Ok((cur.version, true, cur.key.clone()));
         }

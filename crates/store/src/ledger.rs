@@ -86,6 +86,10 @@ pub struct State {
     withdrawn: BTreeMap<String, u32>,
     /// Receipt key → what a run records of it.
     filed: BTreeMap<String, Filed>,
+    /// sha256 of entry `through` as stored: a kept state is used only while
+    /// that entry is still there byte for byte.
+    #[serde(default)]
+    head: String,
 }
 
 fn slot_name(dataset: &str, year: i32, member: &str) -> String {
@@ -224,12 +228,13 @@ pub async fn read(lake: &Lake, read_cache: bool, write_cache: bool) -> Result<Op
         return Ok(None);
     }
     // a cache of entries the ledger no longer has (a lake put back from a copy) is dropped
-    if state.through > 0 {
-        match lake.head(&layout::ledger_entry(state.through)).await {
-            Ok(_) => {}
-            Err(StoreError::ObjectStore(object_store::Error::NotFound { .. })) => state = State::default(),
-            Err(e) => return Err(e),
-        }
+    if state.through > 0
+        && lake
+            .get_opt(&layout::ledger_entry(state.through))
+            .await?
+            .is_none_or(|b| layout::sha256_hex(&b) != state.head)
+    {
+        state = State::default();
     }
     let first = (state.through + 1) / layout::LEDGER_SHARD;
     let wanted: Vec<u64> = all_shards.into_iter().filter(|&s| s >= first).collect();
@@ -245,23 +250,25 @@ pub async fn read(lake: &Lake, read_cache: bool, write_cache: bool) -> Result<Op
         }
     }
     let filed_cached = state.filed.len();
-    let entries: Vec<Entry> = futures::stream::iter(seqs.iter().copied())
+    let entries: Vec<(Entry, String)> = futures::stream::iter(seqs.iter().copied())
         .map(|seq| async move {
             let key = layout::ledger_entry(seq);
             let bytes = lake.get(&key).await?;
-            parse_entry(&key, &bytes, seq)
+            Ok::<_, StoreError>((parse_entry(&key, &bytes, seq)?, layout::sha256_hex(&bytes)))
         })
         .buffered(READ_AHEAD)
         .try_collect()
         .await?;
     let entries_read = entries.len();
     let mut filed_read = 0;
-    for e in entries {
+    for (e, sha) in entries {
         filed_read += state.fold(e);
+        state.head = sha;
     }
     if write_cache && entries_read > 0 {
         let body = serde_json::to_vec(&state).map_err(|source| StoreError::Json { path: cache_key.clone(), source })?;
-        lake.put(&cache_key, Bytes::from(body)).await?;
+        // a cache that cannot be written (a read-only lake) only makes the next reader slower
+        let _ = lake.put(&cache_key, Bytes::from(body)).await;
     }
     Ok(Some(Read { state, entries_read, filed_read, filed_cached }))
 }
@@ -310,6 +317,14 @@ pub async fn append(lake: &Lake, entry: Entry, hint: &mut u64) -> Result<u64> {
     }
 }
 
+/// Whether an accepted version was withdrawn (intake then takes the same
+/// bytes again as a new version, which counts, instead of as a duplicate).
+pub async fn is_withdrawn(lake: &Lake, v: &VersionInfo) -> Result<bool> {
+    Ok(read(lake, true, false).await?.is_some_and(|r| {
+        r.state.withdrawn.get(&slot_name(&v.dataset, v.year, &v.member)).is_some_and(|&w| v.version <= w)
+    }))
+}
+
 /// The current version of every slot: from the ledger, or, before it has
 /// an entry, from a listing of `accepted/`.
 pub async fn current_versions(lake: &Lake, up_to: Option<i32>) -> Result<Vec<VersionInfo>> {
@@ -319,23 +334,49 @@ pub async fn current_versions(lake: &Lake, up_to: Option<i32>) -> Result<Vec<Ver
     }
 }
 
+/// What [`withdraw_member`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Withdrawn {
+    /// The returns that no longer count.
+    pub slots: Vec<Withdrawal>,
+    /// Years whose returns were left as they are, because their cycle is
+    /// locked (its figures agreed): the year and who locked it, when, why.
+    pub locked: Vec<(i32, String)>,
+}
+
 /// Withdraw a member: none of its accepted returns counts in a run from
-/// now on (they stay in the lake, and a return it sends later counts). The
-/// audit log records who did it and why. Returns the slots withdrawn.
-pub async fn withdraw_member(lake: &Lake, who: &str, member: &str, why: &str) -> Result<Vec<Withdrawal>> {
-    let withdrawn: Vec<Withdrawal> = current_versions(lake, None)
+/// now on (they stay in the lake, and a return it sends later counts),
+/// except in cycles that are locked, whose agreed figures stay until the
+/// cycle is unlocked. The audit log records who did it and why, before the
+/// withdrawal takes effect.
+pub async fn withdraw_member(lake: &Lake, who: &str, member: &str, why: &str) -> Result<Withdrawn> {
+    let why = crate::cycle::reason(Some(why), "withdrawing a member's returns")?;
+    let current: Vec<Withdrawal> = current_versions(lake, None)
         .await?
         .into_iter()
         .filter(|v| v.member == member)
         .map(|v| Withdrawal { dataset: v.dataset, year: v.year, member: v.member, through: v.version })
         .collect();
-    if withdrawn.is_empty() {
+    if current.is_empty() {
         return Err(StoreError::Refused(format!("{member} has no accepted return that counts: nothing to withdraw")));
     }
-    if why.trim().is_empty() {
-        return Err(StoreError::Refused("say why the member is withdrawn: the audit log keeps the reason".into()));
+    let events = audit::read(lake).await?;
+    let now = Utc::now();
+    let mut years: Vec<i32> = current.iter().map(|w| w.year).collect();
+    years.sort_unstable();
+    years.dedup();
+    let locked: Vec<(i32, String)> = years
+        .into_iter()
+        .filter_map(|y| crate::cycle::cycle(&events, y, None, now).locked.map(|s| (y, s.words())))
+        .collect();
+    let slots: Vec<Withdrawal> = current.into_iter().filter(|w| !locked.iter().any(|(y, _)| *y == w.year)).collect();
+    if slots.is_empty() {
+        let years: Vec<String> = locked.iter().map(|(y, s)| format!("{y} (locked by {s})")).collect();
+        return Err(StoreError::Refused(format!(
+            "every cycle with a return of {member} is locked: {}; unlock a cycle to withdraw its returns",
+            years.join(", ")
+        )));
     }
-    append(lake, Entry { withdrawn: withdrawn.clone(), ..Entry::default() }, &mut 0).await?;
     audit::append(
         lake,
         NewEvent {
@@ -343,12 +384,13 @@ pub async fn withdraw_member(lake: &Lake, who: &str, member: &str, why: &str) ->
             action: crate::cycle::action::MEMBER_WITHDRAW.to_string(),
             object: format!("member/{member}"),
             member: Some(member.to_string()),
-            why: Some(why.chars().take(crate::cycle::MAX_WHY).collect()),
+            why: Some(why),
             ..NewEvent::default()
         },
     )
     .await?;
-    Ok(withdrawn)
+    append(lake, Entry { withdrawn: slots.clone(), ..Entry::default() }, &mut 0).await?;
+    Ok(Withdrawn { slots, locked })
 }
 
 #[cfg(test)]
@@ -397,7 +439,7 @@ mod tests {
         assert_eq!(r.state.filed().len(), 4);
 
         let gone = withdraw_member(&lake, "secretariat", "NZL", "left the process").await.unwrap();
-        assert_eq!(gone.len(), 2);
+        assert_eq!((gone.slots.len(), gone.locked.len()), (2, 0));
         let r = read(&lake, true, true).await.unwrap().unwrap();
         assert_eq!(r.entries_read, 1, "only the new entry is read; the rest comes from the cache");
         assert_eq!(r.filed_cached, 4);
@@ -407,7 +449,7 @@ mod tests {
         ));
         assert!(matches!(
             withdraw_member(&lake, "secretariat", "AUS", " ").await,
-            Err(StoreError::Refused(m)) if m.contains("say why")
+            Err(StoreError::Refused(m)) if m == "say why: withdrawing a member's returns"
         ));
         assert_eq!(versions(&r.state), [("AUS".into(), 2012, 2)]);
         assert_eq!(r.state.filed().len(), 4, "a withdrawn member's receipts stay");
@@ -428,6 +470,51 @@ mod tests {
         let cold = read(&lake, false, false).await.unwrap().unwrap();
         assert_eq!(cold.entries_read, 6);
         assert_eq!(cold.state, r.state);
+    }
+
+    #[tokio::test]
+    async fn a_locked_cycle_keeps_its_agreed_returns_when_a_member_is_withdrawn() {
+        let (_d, lake) = lake();
+        for e in [accepted("NZL", 2011, 1), accepted("NZL", 2012, 1), accepted("FJI", 2012, 1)] {
+            append(&lake, e, &mut 0).await.unwrap();
+        }
+        let lock = NewEvent {
+            who: "alice".into(),
+            action: crate::cycle::action::LOCK.into(),
+            object: "cycle/2012".into(),
+            year: Some(2012),
+            why: Some("figures agreed".into()),
+            ..NewEvent::default()
+        };
+        audit::append(&lake, lock).await.unwrap();
+        let w = withdraw_member(&lake, "bob", "NZL", "left the process").await.unwrap();
+        assert_eq!(w.slots.iter().map(|s| s.year).collect::<Vec<_>>(), [2011]);
+        assert_eq!(w.locked.len(), 1);
+        assert!(
+            w.locked[0].1.starts_with("alice on ") && w.locked[0].1.ends_with(": figures agreed"),
+            "{:?}",
+            w.locked
+        );
+        let now = current_versions(&lake, None).await.unwrap();
+        assert_eq!(now.iter().map(|v| (v.member.as_str(), v.year)).collect::<Vec<_>>(), [("FJI", 2012), ("NZL", 2012)]);
+        let e = withdraw_member(&lake, "bob", "FJI", "asked").await.unwrap_err().to_string();
+        assert!(e.starts_with("every cycle with a return of FJI is locked: 2012 (locked by alice on "), "{e}");
+    }
+
+    #[tokio::test]
+    async fn a_kept_state_is_dropped_when_its_newest_entry_is_not_the_ledgers_any_more() {
+        let (dir, lake) = lake();
+        append(&lake, accepted("AUS", 2012, 1), &mut 0).await.unwrap();
+        append(&lake, accepted("FJI", 2012, 1), &mut 0).await.unwrap();
+        read(&lake, true, true).await.unwrap();
+        // the lake put back from a copy whose ledger took another path
+        let other = accepted("IDN", 2012, 1);
+        let mut e = other.clone();
+        e.seq = 2;
+        std::fs::write(dir.path().join(layout::ledger_entry(2)), serde_json::to_vec(&e).unwrap()).unwrap();
+        let r = read(&lake, true, true).await.unwrap().unwrap();
+        assert_eq!(r.entries_read, 2, "read again from the start");
+        assert_eq!(versions(&r.state), [("AUS".into(), 2012, 1), ("IDN".into(), 2012, 1)]);
     }
 
     #[tokio::test]

@@ -154,14 +154,17 @@ pub async fn withdraw(forum: &Forum, a: WithdrawArgs) -> Result<Outcome> {
     check_member(forum, &a.member)?;
     let lake = Lake::open(&a.lake)?;
     match fedreport_store::ledger::withdraw_member(&lake, &a.by.name(), &a.member, &a.why).await {
-        Ok(slots) => {
+        Ok(w) => {
             println!(
                 "{} withdrawn: its {} current returns no longer count in a run (they stay in the lake, and a return it sends later counts)",
                 a.member,
-                slots.len()
+                w.slots.len()
             );
-            for w in &slots {
-                println!("  {} {} (version {})", w.dataset, w.year, w.through);
+            for s in &w.slots {
+                println!("  {} {} (version {})", s.dataset, s.year, s.through);
+            }
+            for (year, by) in &w.locked {
+                println!("  kept: cycle {year} is locked ({by}); unlock it to withdraw its returns");
             }
             Ok(Outcome::Done)
         }
