@@ -139,3 +139,74 @@ fn embedded_schemas_and_registry_load() {
     let from_dir = fedreport_contract::Schemas::from_dir(&repo().join("schemas")).unwrap();
     assert_eq!(from_dir.names().collect::<Vec<_>>(), s.names().collect::<Vec<_>>());
 }
+
+/// Text columns with a code list are read from Parquet as dictionaries and
+/// checked value by value; ids are checked in order until one is out of
+/// order. Both must say exactly what a row-by-row check says: the same
+/// return with bad codes, a bad length, an empty required value and
+/// repeated ids, as Parquet and as CSV (read as text, row by row), gives the
+/// same findings (rule, row, column, value, message).
+#[test]
+fn parquet_read_as_dictionaries_finds_what_text_read_row_by_row_finds() {
+    use arrow::array::{Array, ArrayRef, RecordBatch, StringArray};
+    use std::sync::Arc;
+    let batch = fedreport_synth::return_batch(crate::contract(), 5, "AUS", "maritime_movements", 2012, 2.0).unwrap();
+    let n = batch.num_rows();
+    assert!(n > 500, "enough rows ({n})");
+    let schema = batch.schema();
+    let mut cols: Vec<ArrayRef> = batch.columns().to_vec();
+    let text =
+        |name: &str| cols[schema.index_of(name).unwrap()].as_any().downcast_ref::<StringArray>().unwrap().clone();
+    let edit = |a: StringArray, f: &dyn Fn(usize, Option<&str>) -> Option<String>| -> ArrayRef {
+        Arc::new(StringArray::from((0..a.len()).map(|i| f(i, a.is_valid(i).then(|| a.value(i)))).collect::<Vec<_>>()))
+    };
+    let outcome = text("outcome");
+    let embarkation = text("embarkation_country");
+    let ids = text("movement_id");
+    let repeated = ids.value(38).to_string();
+    cols[schema.index_of("outcome").unwrap()] = edit(outcome, &|i, v| match i % 97 {
+        13 => Some("Landed".into()),
+        14 => Some("Rescued_at_sea".into()),
+        15 => Some("lost_at_sea".into()),
+        _ => v.map(str::to_string),
+    });
+    // lost at sea with no one dead or missing: the row rule, on a dictionary column
+    for name in ["deaths", "missing"] {
+        let at = schema.index_of(name).unwrap();
+        let a = cols[at].as_any().downcast_ref::<arrow::array::Int32Array>().unwrap().clone();
+        cols[at] = Arc::new(arrow::array::Int32Array::from_iter(
+            (0..a.len()).map(|i| if i % 97 == 15 { Some(0) } else { a.is_valid(i).then(|| a.value(i)) }),
+        ));
+    }
+    cols[schema.index_of("embarkation_country").unwrap()] = edit(embarkation, &|i, v| match i % 89 {
+        7 => Some("idn".into()),
+        8 => Some("XXX".into()),
+        _ => v.map(str::to_string),
+    });
+    // ids in order, then a repeat, then out of order, then a long one
+    cols[schema.index_of("movement_id").unwrap()] = edit(ids, &|i, v| match i {
+        40 => Some(repeated.clone()),
+        300 => Some("AUS-0000".into()),
+        301 => Some("x".repeat(70)),
+        _ => v.map(str::to_string),
+    });
+    let batch = RecordBatch::try_new(schema, cols).unwrap();
+    let v = Validator::new(crate::contract(), ValidateOptions::findings(100_000));
+    let expected = claim();
+    let parquet = block_on(v.validate_bytes(fedreport_synth::parquet(&batch).unwrap().into(), "r.parquet", &expected));
+    let csv = block_on(v.validate_bytes(fedreport_synth::csv(&batch).unwrap().into(), "r.csv", &expected));
+    let said = |r: &Report| {
+        r.findings
+            .iter()
+            .map(|f| (f.code, f.row, f.column.clone(), f.value.clone(), f.message.clone()))
+            .collect::<Vec<_>>()
+    };
+    let (p, c) = (said(&parquet.report), said(&csv.report));
+    assert_eq!(p, c, "Parquet:\n{}\nCSV:\n{}", parquet.report.to_human(), csv.report.to_human());
+    let count = |code: RuleCode| p.iter().filter(|f| f.0 == code).count();
+    assert!(count(RuleCode::Codelist) >= 4 * (n / 97).min(n / 89), "{}", parquet.report.to_human());
+    assert_eq!(count(RuleCode::Unique), 1, "{}", parquet.report.to_human());
+    assert!(count(RuleCode::RowRule) >= n / 97, "{}", parquet.report.to_human());
+    assert!(p.iter().any(|f| f.0 == RuleCode::Range && f.2.as_deref() == Some("movement_id")));
+    assert!(p.iter().any(|f| f.3.as_deref() == Some("idn") && f.4.contains("upper case")));
+}

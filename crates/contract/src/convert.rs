@@ -91,6 +91,7 @@ fn parse_zone(tz: &str) -> Option<Zone> {
 pub(crate) fn type_name(dt: &DataType) -> String {
     match dt {
         DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => "text".into(),
+        DataType::Dictionary(_, values) => type_name(values),
         DataType::Float16 | DataType::Float32 | DataType::Float64 => format!("floating point ({dt})"),
         other => other.to_string().to_lowercase(),
     }

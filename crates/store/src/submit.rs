@@ -62,7 +62,7 @@ pub async fn submit_object(
         )));
     }
     let expected = Expected { dataset: dataset.map(str::to_string), member: Some(member.to_string()), year };
-    let report = validator.validate(store.clone(), path, file, &expected, |_| Ok(())).await.report;
+    let report = validator.check(store.clone(), path, file, &expected).await.report;
     if !report.is_valid() {
         return Ok(Submitted { report, submission: None });
     }

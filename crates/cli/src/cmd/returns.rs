@@ -125,7 +125,7 @@ pub fn template(forum: &Forum, a: TemplateArgs) -> Result<Outcome> {
 pub async fn validate(forum: &Forum, a: ValidateArgs) -> Result<Outcome> {
     let validator = Validator::new(&forum.contract, ValidateOptions::findings(a.max_findings));
     let (store, path, name) = open_file(&a.file)?;
-    let v = validator.validate(store, &path, &name, &a.claim.expected(), |_| Ok(())).await;
+    let v = validator.check(store, &path, &name, &a.claim.expected()).await;
     print!("{}", v.report.to_human());
     if let Some(out) = a.json {
         std::fs::write(&out, serde_json::to_vec_pretty(&v.report)?)

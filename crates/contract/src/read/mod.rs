@@ -17,6 +17,7 @@ use futures::stream::{self, BoxStream, StreamExt, TryStreamExt};
 use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt};
 use parquet::arrow::ParquetRecordBatchStreamBuilder;
+use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ArrowReaderOptions};
 // ParquetObjectReader is deprecated in parquet 59 in favour of hand-written
 // AsyncFileReader impls; it is still the reader DataFusion 55 pairs with
 // object_store 0.13, so we keep it until the upgrade.
@@ -101,6 +102,19 @@ fn corrupt(message: impl Into<String>) -> Finding {
 /// Open a file in an object store. The format comes from the name, else
 /// from the Parquet magic bytes.
 pub async fn open(store: Arc<dyn ObjectStore>, path: &Path, name: &str) -> Result<Opened, Finding> {
+    open_with(store, path, name, &std::collections::HashSet::new()).await
+}
+
+/// As [`open`], with the text columns of a Parquet file whose names are in
+/// `dictionary` read as dictionaries (`Dictionary(Int32, Utf8)`): a column
+/// of a few distinct values (a code list) is then checked once per value, not
+/// once per row, and its values are not copied into every row.
+pub async fn open_with(
+    store: Arc<dyn ObjectStore>,
+    path: &Path,
+    name: &str,
+    dictionary: &std::collections::HashSet<String>,
+) -> Result<Opened, Finding> {
     let meta = store.head(path).await.map_err(|e| corrupt(format!("the file cannot be read: {e}")))?;
     if meta.size == 0 {
         return Err(corrupt("the file is empty (0 bytes); save the return again and resubmit"));
@@ -117,7 +131,7 @@ pub async fn open(store: Arc<dyn ObjectStore>, path: &Path, name: &str) -> Resul
         }
     };
     match format {
-        Format::Parquet => open_parquet(store, path, meta.size).await,
+        Format::Parquet => open_parquet(store, path, meta.size, dictionary).await,
         Format::Xlsx => {
             if meta.size > MAX_XLSX_BYTES {
                 return Err(corrupt(format!(
@@ -144,13 +158,38 @@ pub async fn open(store: Arc<dyn ObjectStore>, path: &Path, name: &str) -> Resul
 }
 
 #[allow(deprecated)]
-async fn open_parquet(store: Arc<dyn ObjectStore>, path: &Path, size: u64) -> Result<Opened, Finding> {
-    let reader = ParquetObjectReader::new(store, path.clone()).with_file_size(size);
-    let builder = ParquetRecordBatchStreamBuilder::new(reader).await.map_err(|e| {
+async fn open_parquet(
+    store: Arc<dyn ObjectStore>,
+    path: &Path,
+    size: u64,
+    dictionary: &std::collections::HashSet<String>,
+) -> Result<Opened, Finding> {
+    let unreadable = |e: parquet::errors::ParquetError| {
         corrupt(format!(
             "not readable as Parquet ({e}); the file may be truncated or not a Parquet file — export it again"
         ))
-    })?;
+    };
+    let mut reader = ParquetObjectReader::new(store, path.clone()).with_file_size(size);
+    let mut found =
+        ArrowReaderMetadata::load_async(&mut reader, ArrowReaderOptions::new()).await.map_err(unreadable)?;
+    let as_dictionary = |f: &Arc<Field>| f.data_type() == &DataType::Utf8 && dictionary.contains(f.name());
+    if found.schema().fields().iter().any(as_dictionary) {
+        let fields: Vec<Field> = found
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| match as_dictionary(f) {
+                true => f
+                    .as_ref()
+                    .clone()
+                    .with_data_type(DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8))),
+                false => f.as_ref().clone(),
+            })
+            .collect();
+        let hinted = ArrowReaderOptions::new().with_schema(Arc::new(Schema::new(fields)));
+        found = ArrowReaderMetadata::try_new(found.metadata().clone(), hinted).map_err(unreadable)?;
+    }
+    let builder = ParquetRecordBatchStreamBuilder::new_with_metadata(reader, found);
     let zones = pandas_zones(builder.metadata().file_metadata().key_value_metadata());
     let file_schema = builder.schema().clone();
     // Parquet keeps only "adjusted to UTC"; pandas records the zone itself.

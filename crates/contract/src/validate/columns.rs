@@ -6,7 +6,8 @@
 use std::collections::HashSet;
 
 use arrow::array::{Array, ArrayRef, AsArray, StringArray};
-use arrow::datatypes::{Date32Type, Int8Type, Int32Type, SchemaRef};
+use arrow::compute::{max, min};
+use arrow::datatypes::{DataType, Date32Type, Int8Type, Int32Type, SchemaRef};
 
 use super::unique::{Unique, unique_finding};
 use super::validation::{Present, Validation};
@@ -132,6 +133,7 @@ impl Validation<'_> {
             }
         }
         match col.ty {
+            ColType::String if arr.as_any_dictionary_opt().is_some() => self.check_dictionary(&col, arr, offset),
             ColType::String => self.check_strings(d, &col, arr.as_string::<i32>(), offset),
             ColType::Int32 | ColType::Int8 => self.check_range(&col, arr, offset),
             ColType::Date32 => self.check_dates(&col, arr, offset, arrays),
@@ -150,6 +152,19 @@ impl Validation<'_> {
             (_, Some(b)) => format!("at most {b}"),
             (None, None) => return,
         };
+        // most columns are within their bounds: the smallest and largest
+        // values (a vectorised pass) settle it without looking at each row
+        let within = |min: Option<i64>, max: Option<i64>| min.is_none_or(|m| m >= lo) && max.is_none_or(|m| m <= hi);
+        let settled = if col.ty == ColType::Int8 {
+            let a = arr.as_primitive::<Int8Type>();
+            within(min(a).map(i64::from), max(a).map(i64::from))
+        } else {
+            let a = arr.as_primitive::<Int32Type>();
+            within(min(a).map(i64::from), max(a).map(i64::from))
+        };
+        if settled {
+            return;
+        }
         let mut check = |i: usize, v: i64| {
             if v < lo || v > hi {
                 self.collector.push(
@@ -181,6 +196,19 @@ impl Validation<'_> {
         let a = arr.as_primitive::<Date32Type>();
         let years = years.as_ref().map(|y| y.as_primitive::<Int32Type>().clone());
         let file_year = self.year.first_year();
+        // one year in every row (as the identity rule wants): the earliest
+        // and latest dates settle it without looking at each row
+        let one_year = match &years {
+            Some(y) if y.null_count() == 0 => min(y).filter(|lo| Some(*lo) == max(y)),
+            Some(_) => None,
+            None => file_year,
+        };
+        if let Some((lo, hi)) = one_year.and_then(year_days)
+            && min(a).is_none_or(|first| rule == DateRule::OnOrBeforeEndOfReferenceYear || first >= lo)
+            && max(a).is_none_or(|last| last <= hi)
+        {
+            return;
+        }
         let mut bounds: Option<(i32, i32, i32)> = None; // (year, first day, last day)
         for i in 0..a.len() {
             if a.is_null(i) {
@@ -223,35 +251,36 @@ impl Validation<'_> {
         let validator = self.validator;
         let reg = validator.registry();
         let identity = col.identity.is_some();
+        let coded = col.values.is_some() || col.codelist.is_some();
+        let lengths = (col.min_length.is_some() || col.max_length.is_some()) && !lengths_within(col, a);
+        if !coded && !lengths && !col.unique {
+            return;
+        }
+        if col.unique && !coded && !lengths {
+            let u = self.unique.get_mut(&d).expect("added above");
+            let collector = &mut self.collector;
+            u.check_batch(offset, a, |row, first, v| collector.push(unique_finding(&col.name, v, row, first)));
+            return;
+        }
+        // a coded column repeats a few values: the last one found in the list is not looked up again
+        let mut listed: Option<&str> = None;
         for i in 0..a.len() {
             if a.is_null(i) {
                 continue;
             }
             let v = a.value(i);
-            if let Some(why) = code_problem(col, v, reg, identity) {
-                let message = format!("{} '{}' {why}", col.name, truncate(v, 40));
-                self.collector.push(Finding::new(RuleCode::Codelist, message).column(&col.name).row(row(i)).value(v));
-            }
-            if col.min_length.is_some() || col.max_length.is_some() {
-                let len = if v.is_ascii() { v.len() } else { v.chars().count() };
-                let (lo, hi) = (col.min_length.unwrap_or(0), col.max_length.unwrap_or(usize::MAX));
-                if len < lo || len > hi {
-                    let bound = match (col.min_length, col.max_length) {
-                        (Some(a), Some(b)) => format!("{a} to {b} characters"),
-                        (Some(a), None) => format!("at least {a} characters"),
-                        (_, Some(b)) => format!("at most {b} characters"),
-                        _ => unreachable!("a bound exists"),
-                    };
-                    self.collector.push(
-                        Finding::new(
-                            RuleCode::Range,
-                            format!("{} has {len} characters but must have {bound}", col.name),
-                        )
-                        .column(&col.name)
-                        .row(row(i))
-                        .value(v),
-                    );
+            if coded && listed != Some(v) {
+                match code_problem(col, v, reg, identity) {
+                    None => listed = Some(v),
+                    Some(why) => {
+                        let message = format!("{} '{}' {why}", col.name, truncate(v, 40));
+                        self.collector
+                            .push(Finding::new(RuleCode::Codelist, message).column(&col.name).row(row(i)).value(v));
+                    }
                 }
+            }
+            if lengths && let Some(message) = length_problem(col, v) {
+                self.collector.push(Finding::new(RuleCode::Range, message).column(&col.name).row(row(i)).value(v));
             }
             if col.unique
                 && let Some(first) = self.unique.get_mut(&d).and_then(|u| u.check(v, row(i)))
@@ -260,6 +289,80 @@ impl Validation<'_> {
             }
         }
     }
+}
+
+impl Validation<'_> {
+    /// Check a text column read as a dictionary: each value of the
+    /// dictionary once and then, only for values with a problem, the rows
+    /// holding them (each gets the finding a row-by-row check would give).
+    fn check_dictionary(&mut self, col: &Column, arr: &ArrayRef, offset: u64) {
+        let dict = arr.as_any_dictionary();
+        let values = match dict.values().data_type() {
+            DataType::Utf8 => dict.values().clone(),
+            // LargeUtf8 or Utf8View (polars, pyarrow)
+            _ => arrow::compute::cast(dict.values(), &DataType::Utf8).expect("text casts to text"),
+        };
+        let values = values.as_string::<i32>();
+        let reg = self.validator.registry();
+        let identity = col.identity.is_some();
+        let problems: Vec<Vec<(RuleCode, String)>> = (0..values.len())
+            .map(|k| {
+                let v = values.value(k);
+                let code = code_problem(col, v, reg, identity)
+                    .map(|why| (RuleCode::Codelist, format!("{} '{}' {why}", col.name, truncate(v, 40))));
+                code.into_iter().chain(length_problem(col, v).map(|m| (RuleCode::Range, m))).collect()
+            })
+            .collect();
+        if problems.iter().all(Vec::is_empty) {
+            return;
+        }
+        for (i, k) in dict.normalized_keys().into_iter().enumerate() {
+            if arr.is_valid(i) {
+                for (code, message) in &problems[k] {
+                    self.collector.push(
+                        Finding::new(*code, message.clone())
+                            .column(&col.name)
+                            .row(offset + i as u64 + 1)
+                            .value(values.value(k)),
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// The finding's message when `v` is shorter or longer than its column allows.
+fn length_problem(col: &Column, v: &str) -> Option<String> {
+    if col.min_length.is_none() && col.max_length.is_none() {
+        return None;
+    }
+    let len = if v.is_ascii() { v.len() } else { v.chars().count() };
+    let (lo, hi) = (col.min_length.unwrap_or(0), col.max_length.unwrap_or(usize::MAX));
+    if (lo..=hi).contains(&len) {
+        return None;
+    }
+    let bound = match (col.min_length, col.max_length) {
+        (Some(a), Some(b)) => format!("{a} to {b} characters"),
+        (Some(a), None) => format!("at least {a} characters"),
+        (_, Some(b)) => format!("at most {b} characters"),
+        (None, None) => return None,
+    };
+    Some(format!("{} has {len} characters but must have {bound}", col.name))
+}
+
+/// Whether every value of `a` has a length within the column's bounds,
+/// told from the values' byte lengths alone (a value of `n` bytes has from
+/// `n / 4` to `n` characters); `false` when only counting would tell.
+fn lengths_within(col: &Column, a: &StringArray) -> bool {
+    let (lo, hi) = (col.min_length.unwrap_or(0), col.max_length.unwrap_or(usize::MAX));
+    let (mut shortest, mut longest) = (usize::MAX, 0);
+    for (i, w) in a.value_offsets().windows(2).enumerate() {
+        if a.is_valid(i) {
+            let n = (w[1] - w[0]) as usize;
+            (shortest, longest) = (shortest.min(n), longest.max(n));
+        }
+    }
+    shortest == usize::MAX || (shortest.div_ceil(4) >= lo && longest <= hi)
 }
 
 /// Why a value is not in its column's code list (the value list, the ISO

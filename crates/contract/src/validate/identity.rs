@@ -101,6 +101,18 @@ impl IdColumn<'_> {
     }
 }
 
+/// Whether every row of `arr` (a member or year column) holds the same value, none empty.
+fn same_in_every_row(arr: &ArrayRef) -> bool {
+    if arr.null_count() > 0 {
+        return false;
+    }
+    if let Some(a) = arr.as_string_opt::<i32>() {
+        return a.is_empty() || (1..a.len()).all(|i| a.value(i) == a.value(0));
+    }
+    arr.as_primitive_opt::<Int32Type>()
+        .is_some_and(|a| arrow::compute::min(a).is_some_and(|lo| Some(lo) == arrow::compute::max(a)))
+}
+
 /// The words messages use for an identity.
 fn words(identity: Identity) -> (&'static str, &'static str, &'static str) {
     match identity {
@@ -115,12 +127,23 @@ impl Validation<'_> {
         for identity in [Identity::Member, Identity::Year] {
             let Some(d) = self.identity_index(identity) else { continue };
             let Some(arr) = arrays[d].clone() else { continue };
+            let arr = match arr.as_any_dictionary_opt() {
+                // one value in the dictionary and no empty row: the first row says it all
+                Some(dict) if dict.values().len() == 1 && arr.null_count() == 0 => {
+                    super::validation::as_text(&arr.slice(0, arr.len().min(1)))
+                }
+                Some(_) => super::validation::as_text(&arr),
+                None => arr,
+            };
             let name = self.col(d).name.clone();
             let column = match identity {
                 Identity::Member => IdColumn::Member(arr.as_string::<i32>()),
                 Identity::Year => IdColumn::Year(arr.as_primitive::<Int32Type>()),
             };
-            for i in 0..arr.len() {
+            // a column with one value in every row (as it should be) says
+            // in its first row all that its other rows would
+            let rows = if same_in_every_row(&arr) { arr.len().min(1) } else { arr.len() };
+            for i in 0..rows {
                 let Some(v) = column.get(i) else { continue };
                 let row = offset + i as u64 + 1;
                 let state = match identity {

@@ -80,12 +80,24 @@ pub struct Validated {
 pub struct Validator {
     contract: Contract,
     options: ValidateOptions,
+    /// Names of the text columns with a code list (in any dataset): read
+    /// from Parquet as dictionaries and checked value by value.
+    coded: Arc<HashSet<String>>,
 }
 
 impl Validator {
     /// A validator for a contract.
     pub fn new(contract: &Contract, options: ValidateOptions) -> Validator {
-        Validator { contract: contract.clone(), options }
+        let coded = contract
+            .schemas()
+            .iter()
+            .flat_map(|s| s.columns.iter())
+            .filter(|c| {
+                c.ty == crate::schema::ColType::String && !c.unique && (c.values.is_some() || c.codelist.is_some())
+            })
+            .map(|c| c.name.clone())
+            .collect();
+        Validator { contract: contract.clone(), options, coded: Arc::new(coded) }
     }
 
     /// The contract checked against.
@@ -115,7 +127,18 @@ impl Validator {
         if let Err(e) = store.put(&path, bytes.into()).await {
             return self.corrupt_report(name, None, Finding::new(RuleCode::CorruptFile, e.to_string()), expected);
         }
-        self.validate(store, &path, name, expected, |_| Ok(())).await
+        self.check(store, &path, name, expected).await
+    }
+
+    /// Validate a file without converting it: the report only (what
+    /// `fedreport validate`, a submission and the web front's check want).
+    pub async fn check(&self, store: Arc<dyn ObjectStore>, path: &Path, name: &str, expected: &Expected) -> Validated {
+        self.run(store, path, name, expected, false, &mut |_| Ok(())).await
+    }
+
+    /// The text columns read from Parquet as dictionaries (see [`read::open_with`]).
+    pub fn dictionary_columns(&self) -> &HashSet<String> {
+        &self.coded
     }
 
     /// Validate a file in an object store; every canonical batch of a file
@@ -129,11 +152,23 @@ impl Validator {
         expected: &Expected,
         mut sink: impl FnMut(RecordBatch) -> Result<()> + Send,
     ) -> Validated {
-        let opened = match read::open(store, path, name).await {
+        self.run(store, path, name, expected, true, &mut sink).await
+    }
+
+    async fn run(
+        &self,
+        store: Arc<dyn ObjectStore>,
+        path: &Path,
+        name: &str,
+        expected: &Expected,
+        canonical: bool,
+        sink: &mut (dyn FnMut(RecordBatch) -> Result<()> + Send),
+    ) -> Validated {
+        let opened = match read::open_with(store, path, name, &self.coded).await {
             Ok(o) => o,
             Err(f) => return self.corrupt_report(name, Format::from_name(name), f, expected),
         };
-        self.validate_opened(opened, name, expected, &mut sink).await
+        self.validate_opened(opened, name, expected, canonical, sink).await
     }
 
     /// Validate a return and write its canonical Parquet (dataset and schema
@@ -212,6 +247,7 @@ impl Validator {
         mut opened: Opened,
         name: &str,
         expected: &Expected,
+        canonical: bool,
         sink: &mut (dyn FnMut(RecordBatch) -> Result<()> + Send),
     ) -> Validated {
         let mut notes = Vec::new();
@@ -237,6 +273,7 @@ impl Validator {
         };
         let mut validation = Validation::new(self, schema.clone(), opened.format, &opened.schema, expected.clone());
         validation.notes = notes;
+        validation.canonical = canonical;
         for f in std::mem::take(&mut opened.findings) {
             validation.collector.push(f);
         }
@@ -247,7 +284,9 @@ impl Validator {
                 None => format!("read sheet {} (the workbook has no table)", layout.sheet),
             });
         }
-        while let Some(next) = opened.batches.next().await {
+        let (mut batches, reader) =
+            read_ahead(std::mem::replace(&mut opened.batches, futures::stream::empty().boxed()));
+        while let Some(next) = batches.next().await {
             match next {
                 Ok(batch) => {
                     if let Some(canonical) = validation.batch(&batch)
@@ -266,6 +305,16 @@ impl Validator {
                 }
             }
         }
+        drop(batches);
+        if let Some(reader) = reader
+            && let Err(e) = reader.await
+            && e.is_panic()
+        {
+            validation.collector.push(Finding::new(
+                RuleCode::CorruptFile,
+                format!("reading the file failed after row {} ({e}); please report this file", validation.rows),
+            ));
+        }
         let mut report = validation.finish(name);
         if let Some(layout) = &opened.layout {
             for f in &mut report.findings {
@@ -275,3 +324,26 @@ impl Validator {
         Validated { report, schema: Some(schema) }
     }
 }
+
+/// Batches, read one ahead: on a multi-threaded runtime the file is decoded
+/// by a task of its own while the batch before is checked (on two cores the
+/// two take about as long). The task's handle tells whether it failed.
+fn read_ahead(mut batches: Batches) -> (Batches, Option<tokio::task::JoinHandle<()>>) {
+    use tokio::runtime::{Handle, RuntimeFlavor};
+    if !Handle::try_current().is_ok_and(|h| h.runtime_flavor() == RuntimeFlavor::MultiThread) {
+        return (batches, None);
+    }
+    let (mut tx, rx) = futures::channel::mpsc::channel(1);
+    let reader = tokio::spawn(async move {
+        use futures::SinkExt;
+        while let Some(next) = batches.next().await {
+            let failed = next.is_err();
+            if tx.send(next).await.is_err() || failed {
+                break;
+            }
+        }
+    });
+    (rx.boxed(), Some(reader))
+}
+
+type Batches = futures::stream::BoxStream<'static, std::result::Result<RecordBatch, Finding>>;

@@ -26,6 +26,22 @@ impl Validation<'_> {
     ) {
         let idx = |name: &str| self.schema.column_index(name).expect("checked when loading");
         let cols: Vec<usize> = rule.columns().iter().map(|c| idx(c)).collect();
+        // a text column read as a dictionary is compared as it is when its
+        // values are Utf8 (the comparison kernels look at the values once),
+        // else made text first
+        let utf8_dictionary =
+            |a: &ArrayRef| matches!(a.data_type(), DataType::Dictionary(_, v) if **v == DataType::Utf8);
+        let arrays: Vec<Option<ArrayRef>> = arrays
+            .iter()
+            .enumerate()
+            .map(|(i, a)| {
+                a.as_ref().map(|a| match cols.contains(&i) && !utf8_dictionary(a) {
+                    true => super::validation::as_text(a),
+                    false => a.clone(),
+                })
+            })
+            .collect();
+        let arrays = arrays.as_slice();
         if cols.iter().any(|&c| arrays[c].is_none()) {
             return;
         }
@@ -55,7 +71,8 @@ impl Validation<'_> {
             }
             acc.map(|a| a.as_primitive::<Int64Type>().clone())
         };
-        let text = |name: &str| arrays[idx(name)].as_ref().map(|a| a.as_string::<i32>().clone());
+        let text =
+            |name: &str| arrays[idx(name)].as_ref().map(|a| super::validation::as_text(a).as_string::<i32>().clone());
         let n = arrays[cols[0]].as_ref().map_or(0, |a| a.len());
         let row = |i: usize| offset + i as u64 + 1;
         let hits = |mask: &BooleanArray| -> Vec<usize> {
@@ -85,11 +102,11 @@ impl Validation<'_> {
                 }
             }
             RowRule::WhenValueSumPositive { when_column, when_value, columns, description } => {
-                let (Some(w), Some(sum)) = (text(when_column), sum_of(columns)) else { return };
+                let (Some(w), Some(sum)) = (arrays[idx(when_column)].as_ref(), sum_of(columns)) else { return };
                 let target = StringArray::new_scalar(when_value.as_str());
                 let zero = Int64Array::new_scalar(0);
                 let (Ok(is_value), Ok(none)) =
-                    (arrow::compute::kernels::cmp::eq(&w, &target), arrow::compute::kernels::cmp::lt_eq(&sum, &zero))
+                    (arrow::compute::kernels::cmp::eq(w, &target), arrow::compute::kernels::cmp::lt_eq(&sum, &zero))
                 else {
                     return;
                 };

@@ -7,6 +7,12 @@
 //! file and the map starts again, so memory stays bounded whatever the
 //! file's size. At the end the runs are merged (external-memory k-way merge)
 //! and an id first seen in one run and again in a later one is reported then.
+//!
+//! Files are often sorted by their id (exports from a case system usually
+//! are). While every id is greater than the one before, none can repeat an
+//! earlier one, so none is hashed: the check is one comparison. The first id
+//! out of order puts the earlier ids in the map and the check goes on as
+//! above; the in-order ids count against the budget like the others.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasher, BuildHasherDefault};
@@ -24,6 +30,14 @@ pub(super) struct Unique {
     collided: HashMap<Box<str>, u64>,
     budget: usize,
     runs: Vec<std::fs::File>,
+    /// An id was not greater than the one before: ids are hashed.
+    unordered: bool,
+    /// While in order: the row of the last id checked, and how many ids
+    /// since the last spill are held only in `batches` (not in the map).
+    last: Option<u64>,
+    in_order: usize,
+    /// While in order: the last id before the last spill (its batch is gone).
+    spilled_last: Option<String>,
 }
 
 static ID_HASH: foldhash::fast::FixedState = foldhash::fast::FixedState::with_seed(0x5eed);
@@ -34,16 +48,102 @@ impl Unique {
     }
 
     pub(super) fn add_batch(&mut self, offset: u64, ids: StringArray) {
-        if self.budget > 0 && self.first_row.len() + self.collided.len() >= self.budget {
+        if self.budget > 0 && self.first_row.len() + self.collided.len() + self.in_order >= self.budget {
             self.spill();
         }
-        self.first_row.reserve(ids.len());
+        if self.unordered {
+            self.first_row.reserve(ids.len());
+        }
         self.batches.push((offset, ids));
     }
 
-    /// The 1-based row `row` holds `v`; returns the first row holding it, if earlier.
+    /// The 1-based row `row` holds `v`; returns the first row holding it, if
+    /// earlier. Every id of a batch is checked, in row order.
     pub(super) fn check(&mut self, v: &str, row: u64) -> Option<u64> {
-        match self.first_row.entry(ID_HASH.hash_one(v)) {
+        if !self.unordered {
+            let before = match self.last {
+                Some(r) => self.value_at(r),
+                None => self.spilled_last.as_deref(),
+            };
+            if before.is_none_or(|b| v > b) {
+                self.last = Some(row);
+                self.in_order += 1;
+                return None;
+            }
+            self.hash_in_order();
+        }
+        self.hashed(ID_HASH.hash_one(v), v, row)
+    }
+
+    /// Check every id of the batch last added (its first row after
+    /// `offset`), calling `repeat(row, first row, id)` for each repeat; ids
+    /// in order are compared with the one before and nothing else.
+    pub(super) fn check_batch(&mut self, offset: u64, ids: &StringArray, mut repeat: impl FnMut(u64, u64, &str)) {
+        let mut i = 0;
+        if !self.unordered {
+            let mut before = match self.last {
+                Some(r) => self.value_at(r),
+                None => self.spilled_last.as_deref(),
+            };
+            let (mut last, mut n) = (None, 0);
+            while i < ids.len() {
+                if ids.is_valid(i) {
+                    let v = ids.value(i);
+                    if before.is_some_and(|b| v <= b) {
+                        break;
+                    }
+                    (before, last, n) = (Some(v), Some(offset + i as u64 + 1), n + 1);
+                }
+                i += 1;
+            }
+            if last.is_some() {
+                self.last = last;
+            }
+            self.in_order += n;
+            if i == ids.len() {
+                return;
+            }
+            self.hash_in_order();
+        }
+        for i in i..ids.len() {
+            if ids.is_valid(i) {
+                let row = offset + i as u64 + 1;
+                if let Some(first) = self.hashed(ID_HASH.hash_one(ids.value(i)), ids.value(i), row) {
+                    repeat(row, first, ids.value(i));
+                }
+            }
+        }
+    }
+
+    /// The ids checked in order so far, as (row, id).
+    fn in_order_ids(&self) -> impl Iterator<Item = (u64, &str)> {
+        let last = self.last.unwrap_or(0);
+        self.batches.iter().flat_map(move |(offset, ids)| {
+            (0..ids.len())
+                .map(move |i| (offset + i as u64 + 1, i))
+                .take_while(move |(row, _)| *row <= last)
+                .filter(|(_, i)| ids.is_valid(*i))
+                .map(|(row, i)| (row, ids.value(i)))
+        })
+    }
+
+    /// An id came out of order: from now on ids are hashed, the earlier ones first.
+    fn hash_in_order(&mut self) {
+        self.unordered = true;
+        let last = self.last.unwrap_or(0);
+        for (offset, ids) in self.batches.clone() {
+            for i in (0..ids.len()).take_while(|i| offset + (*i as u64) < last) {
+                if ids.is_valid(i) {
+                    self.hashed(ID_HASH.hash_one(ids.value(i)), ids.value(i), offset + i as u64 + 1);
+                }
+            }
+        }
+        (self.last, self.in_order, self.spilled_last) = (None, 0, None);
+    }
+
+    /// Check `v`, whose hash is `h`, in the maps.
+    fn hashed(&mut self, h: u64, v: &str, row: u64) -> Option<u64> {
+        match self.first_row.entry(h) {
             std::collections::hash_map::Entry::Vacant(e) => {
                 e.insert(row);
                 None
@@ -65,7 +165,7 @@ impl Unique {
     }
 
     fn value_at(&self, row: u64) -> Option<&str> {
-        let at = self.batches.partition_point(|(offset, _)| *offset < row) - 1;
+        let at = self.batches.partition_point(|(offset, _)| *offset < row).checked_sub(1)?;
         let (offset, ids) = self.batches.get(at)?;
         let i = (row - offset - 1) as usize;
         (i < ids.len() && ids.is_valid(i)).then(|| ids.value(i))
@@ -74,7 +174,14 @@ impl Unique {
     /// Move the ids held in memory to a sorted run on disk. If there is no
     /// temporary space, keep going in memory (correct, only not bounded).
     fn spill(&mut self) {
-        let mut entries: Vec<(u64, &str, u64)> = Vec::with_capacity(self.first_row.len() + self.collided.len());
+        let mut entries: Vec<(u64, &str, u64)> =
+            Vec::with_capacity(self.first_row.len() + self.collided.len() + self.in_order);
+        let spilled_last = if self.unordered {
+            None
+        } else {
+            entries.extend(self.in_order_ids().map(|(row, v)| (ID_HASH.hash_one(v), v, row)));
+            self.last.and_then(|r| self.value_at(r)).map(str::to_string).or(self.spilled_last.clone())
+        };
         for (&h, &row) in &self.first_row {
             if let Some(v) = self.value_at(row) {
                 entries.push((h, v, row));
@@ -99,6 +206,9 @@ impl Unique {
         match written {
             Ok(file) => {
                 self.runs.push(file);
+                if !self.unordered {
+                    (self.last, self.in_order, self.spilled_last) = (None, 0, spilled_last);
+                }
                 self.first_row = HashMap::default();
                 self.collided = HashMap::new();
                 self.batches.clear();
@@ -197,7 +307,7 @@ mod tests {
     /// whether the ids stay in memory or go through sorted runs on disk.
     #[test]
     fn spilled_uniqueness_finds_exactly_the_repeats() {
-        let mut spills = 0;
+        let (mut spills, mut sorted_spills) = (0, 0);
         for seed in 1..60u64 {
             let mut x = seed;
             let mut next = || {
@@ -205,22 +315,41 @@ mod tests {
                 x >> 33
             };
             let distinct = 1 + next() % 40;
-            let rows: Vec<String> = (0..300).map(|_| format!("id-{}", next() % distinct)).collect();
+            // random ids; sorted ones, then random; sorted with a repeat now
+            // and then; sorted without one (in order, spilled and merged)
+            let rows: Vec<String> = match seed % 4 {
+                0 => (0..300).map(|_| format!("id-{:03}", next() % distinct)).collect(),
+                1 => {
+                    let k = next() % 300;
+                    (0..300).map(|i| format!("id-{:03}", if i < k { i } else { next() % 300 })).collect()
+                }
+                2 => (0..300u64).map(|i| format!("id-{:03}", i - u64::from(i % 97 == 96))).collect(),
+                _ => (0..300).map(|i| format!("id-{i:03}")).collect(),
+            };
             let budget = 1 + (seed as usize % 7);
             let mut u = Unique::with_budget(budget);
             let mut reported: Vec<(u64, u64)> = Vec::new();
             let mut offset = 0u64;
             for chunk in rows.chunks(1 + seed as usize % 11) {
-                u.add_batch(offset, StringArray::from(chunk.to_vec()));
-                for (i, v) in chunk.iter().enumerate() {
-                    let row = offset + i as u64 + 1;
-                    if let Some(first) = u.check(v, row) {
-                        reported.push((row, first));
+                let ids = StringArray::from(chunk.to_vec());
+                u.add_batch(offset, ids.clone());
+                // a batch at once or row by row
+                if seed % 8 < 4 {
+                    u.check_batch(offset, &ids, |row, first, _| reported.push((row, first)));
+                } else {
+                    for (i, v) in chunk.iter().enumerate() {
+                        let row = offset + i as u64 + 1;
+                        if let Some(first) = u.check(v, row) {
+                            reported.push((row, first));
+                        }
                     }
                 }
                 offset += chunk.len() as u64;
             }
             spills += u.runs.len();
+            if seed % 4 == 3 {
+                sorted_spills += u.runs.len();
+            }
             u.finish(|row, first, v| {
                 assert_eq!(rows[row as usize - 1], v);
                 reported.push((row, first));
@@ -235,6 +364,49 @@ mod tests {
             }
         }
         assert!(spills > 100, "the runs on disk were exercised ({spills} runs)");
+        assert!(sorted_spills > 10, "ids in order were spilled too ({sorted_spills} runs)");
+    }
+
+    #[test]
+    fn ids_in_order_are_not_hashed_until_one_is_out_of_order() {
+        let mut u = Unique::with_budget(100);
+        u.add_batch(0, StringArray::from(vec![Some("a"), None, Some("c")]));
+        assert_eq!(u.check("a", 1), None);
+        assert_eq!(u.check("c", 3), None);
+        u.add_batch(3, StringArray::from(vec!["d", "e", "c"]));
+        assert_eq!(u.check("d", 4), None);
+        assert_eq!(u.check("e", 5), None);
+        assert!(u.first_row.is_empty() && !u.unordered, "nothing hashed while in order");
+        assert_eq!(u.check("c", 6), Some(3), "the repeat names the first row");
+        assert!(u.unordered);
+        assert_eq!(u.first_row.len(), 4, "a, c, d and e hashed, the empty row not");
+    }
+
+    #[test]
+    fn a_batch_checked_whole_finds_what_row_by_row_finds() {
+        let batches = [vec![Some("a"), Some("b"), None, Some("d")], vec![Some("e"), Some("c"), Some("e"), Some("f")]];
+        let (mut whole, mut rows) = (Unique::with_budget(3), Unique::with_budget(3));
+        let (mut a, mut b) = (Vec::new(), Vec::new());
+        let mut offset = 0;
+        for ids in batches {
+            let ids = StringArray::from(ids);
+            whole.add_batch(offset, ids.clone());
+            whole.check_batch(offset, &ids, |row, first, v| a.push((row, first, v.to_string())));
+            rows.add_batch(offset, ids.clone());
+            for i in 0..ids.len() {
+                let row = offset + i as u64 + 1;
+                if ids.is_valid(i)
+                    && let Some(first) = rows.check(ids.value(i), row)
+                {
+                    b.push((row, first, ids.value(i).to_string()));
+                }
+            }
+            offset += ids.len() as u64;
+        }
+        whole.finish(|row, first, v| a.push((row, first, v.to_string())));
+        rows.finish(|row, first, v| b.push((row, first, v.to_string())));
+        assert_eq!(a, b);
+        assert_eq!(a.iter().map(|r| r.0).collect::<Vec<_>>(), [7], "the second e repeats row 5");
     }
 
     #[test]
@@ -249,6 +421,7 @@ mod tests {
         assert_eq!(u.check("b", 5), Some(2));
         assert_eq!(u.check("a", 6), Some(1));
         assert_eq!(u.value_at(4), Some("d"));
+        assert!(u.unordered, "b after d is out of order");
         assert_eq!(u.value_at(1), Some("a"));
     }
 }

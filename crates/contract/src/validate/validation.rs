@@ -6,8 +6,8 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use arrow::array::{ArrayRef, RecordBatch};
-use arrow::datatypes::SchemaRef;
+use arrow::array::{ArrayRef, AsArray, RecordBatch};
+use arrow::datatypes::{DataType, SchemaRef};
 
 use super::identity::IdentityState;
 use super::unique::{Unique, unique_finding};
@@ -15,7 +15,7 @@ use super::{Expected, Validator};
 use crate::convert::{self, Plan};
 use crate::finding::{Finding, Report, RuleCode};
 use crate::read::Format;
-use crate::schema::{Column, DatasetSchema, Identity};
+use crate::schema::{ColType, Column, DatasetSchema, Identity};
 
 /// Findings with a cap: all are counted, the first `cap` are kept.
 pub(super) struct Collector {
@@ -70,6 +70,8 @@ pub(super) struct Validation<'a> {
     pub(super) year: IdentityState,
     /// Required columns found wholly empty (reported once).
     pub(super) null_columns: std::collections::HashSet<usize>,
+    /// Whether each batch's canonical form is wanted (to be written).
+    pub(super) canonical: bool,
 }
 
 impl<'a> Validation<'a> {
@@ -101,6 +103,7 @@ impl<'a> Validation<'a> {
             member: IdentityState::default(),
             year: IdentityState::default(),
             null_columns: Default::default(),
+            canonical: true,
         };
         v.match_header(file);
         v
@@ -110,7 +113,8 @@ impl<'a> Validation<'a> {
         &self.schema.columns[d]
     }
 
-    /// Check one batch; return its canonical form when the file is structurally complete.
+    /// Check one batch; return its canonical form when the file is
+    /// structurally complete and the caller wants it (`canonical`).
     pub(super) fn batch(&mut self, batch: &RecordBatch) -> Option<RecordBatch> {
         let n = batch.num_rows();
         let offset = self.rows;
@@ -135,7 +139,13 @@ impl<'a> Validation<'a> {
                 }
                 bad[d] = Some(vec![true; n]);
             }
-            let (arr, failures) = convert::convert(&col, &plan, batch.column(fi));
+            let source = batch.column(fi);
+            if matches!(plan, Plan::Cast) && col.ty == ColType::String && !col.unique && is_text_dictionary(source) {
+                // checked as it is, value by value; made text only to be written
+                arrays[d] = Some(source.clone());
+                continue;
+            }
+            let (arr, failures) = convert::convert(&col, &plan, source);
             if !failures.is_empty() {
                 let mut mask = vec![false; n];
                 for f in failures {
@@ -161,8 +171,8 @@ impl<'a> Validation<'a> {
             self.row_rule(&rule, &arrays, &bad, offset);
         }
         self.rows += n as u64;
-        if self.complete {
-            let cols: Vec<ArrayRef> = arrays.into_iter().map(|a| a.expect("complete")).collect();
+        if self.complete && self.canonical {
+            let cols: Vec<ArrayRef> = arrays.into_iter().map(|a| as_text(&a.expect("complete"))).collect();
             RecordBatch::try_new(self.schema.arrow_schema(), cols).ok()
         } else {
             None
@@ -219,5 +229,23 @@ impl<'a> Validation<'a> {
     /// The declared column carrying an identity, by index.
     pub(super) fn identity_index(&self, identity: Identity) -> Option<usize> {
         self.schema.columns.iter().position(|c| c.identity == Some(identity))
+    }
+}
+
+/// Whether a column was read as a dictionary of text without empty values.
+fn is_text_dictionary(a: &ArrayRef) -> bool {
+    a.as_any_dictionary_opt().is_some_and(|d| {
+        d.values().null_count() == 0
+            && matches!(d.values().data_type(), DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View)
+    })
+}
+
+/// A column read as a dictionary of text, as canonical text; any other as it is.
+pub(super) fn as_text(a: &ArrayRef) -> ArrayRef {
+    match a.data_type() {
+        DataType::Dictionary(..) => {
+            arrow::compute::cast(a, &DataType::Utf8).expect("a dictionary of text casts to text")
+        }
+        _ => a.clone(),
     }
 }

@@ -142,8 +142,7 @@ pub async fn upload(
     };
     let key = format!("{folder}{}", received.file);
     let expected = Expected { dataset: received.dataset.clone(), member: Some(member.clone()), year: received.year };
-    let report =
-        state.0.validator.validate(lake.store(), &lake.path(&key), &received.file, &expected, |_| Ok(())).await.report;
+    let report = state.0.validator.check(lake.store(), &lake.path(&key), &received.file, &expected).await.report;
     let upload = Upload {
         id: id.clone(),
         member: member.clone(),
