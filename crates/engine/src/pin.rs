@@ -231,11 +231,14 @@ async fn part(
         return Ok((p, index.inputs, false));
     }
     let parquet_schema = ArrowSchemaConverter::new().convert(&arrow_schema)?;
-    let copy = !group.is_empty() && group.iter().map(|v| v.size).sum::<u64>() / group.len() as u64 >= COPY_VERSIONS_OF;
+    let bytes = group.iter().map(|v| v.size).sum::<u64>();
+    let copy = !group.is_empty() && bytes / group.len() as u64 >= COPY_VERSIONS_OF;
     let mut writer = if copy {
         let mut props = fedreport_contract::canonical::writer_properties(&BTreeMap::new());
         add_encoded_arrow_schema_to_metadata(&arrow_schema, &mut props);
-        PartWriter::Copy(SerializedFileWriter::new(Vec::new(), parquet_schema.root_schema_ptr(), Arc::new(props))?)
+        // the part is about as large as its versions: made that large at once, not grown by copying
+        let buffer = Vec::with_capacity(usize::try_from(bytes).unwrap_or(0));
+        PartWriter::Copy(SerializedFileWriter::new(buffer, parquet_schema.root_schema_ptr(), Arc::new(props))?)
     } else {
         // LZ4 and no dictionaries: the part is the run's own cache, and
         // interning ids in a dictionary was most of the time of writing it (perf)

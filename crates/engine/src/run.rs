@@ -232,11 +232,8 @@ struct Intake {
 /// The current versions and receipts from the intake ledger (only its new
 /// entries, with `cached`), or from listing a lake whose ledger has no entry yet.
 async fn read_intake(lake: &Lake, year: i32, cached: bool) -> Result<Intake> {
-    use fedreport_store::{ledger, receipt};
-    let (versions, (receipts, read, cached)) = match ledger::read(lake, cached, true).await? {
-        Some(r) => (r.state.current(Some(year)), (r.state.filed(), r.filed_read, r.filed_cached)),
-        None => futures::try_join!(fedreport_store::listed_versions(lake, Some(year)), receipt::list_cached(lake))?,
-    };
+    let decided = fedreport_store::ledger::decided(lake, Some(year), cached, true).await?;
+    let (versions, (receipts, read, cached)) = (decided.versions, decided.receipts.unwrap_or_default());
     let mut out: Vec<Submission> = receipts
         .into_iter()
         .map(|r| Submission {

@@ -325,13 +325,47 @@ pub async fn is_withdrawn(lake: &Lake, v: &VersionInfo) -> Result<bool> {
     }))
 }
 
-/// The current version of every slot: from the ledger, or, before it has
-/// an entry, from a listing of `accepted/`.
-pub async fn current_versions(lake: &Lake, up_to: Option<i32>) -> Result<Vec<VersionInfo>> {
-    match read(lake, true, true).await? {
-        Some(r) => Ok(r.state.current(up_to)),
-        None => crate::status::listed_versions(lake, up_to).await,
+/// What intake has decided, as a run and the board see it.
+#[derive(Debug, Clone, Default)]
+pub struct Decided {
+    /// The current version of every slot of the years asked for.
+    pub versions: Vec<VersionInfo>,
+    /// The ledger's state, when it has an entry (withdrawals, receipts).
+    pub state: Option<State>,
+    /// Receipts: every one, and how many were read and came from a cache
+    /// (when asked for).
+    pub receipts: Option<(Vec<Filed>, usize, usize)>,
+}
+
+impl Decided {
+    /// (member, dataset) of the slots of `year` withdrawn and not sent again since.
+    pub fn withdrawn_in(&self, year: i32) -> std::collections::BTreeSet<(String, String)> {
+        self.state.as_ref().map(|s| s.withdrawn_in(year)).unwrap_or_default()
     }
+}
+
+/// What intake has decided up to year `up_to`: from the ledger (only its
+/// new entries when `cached`), or, for a lake whose ledger has no entry yet,
+/// from listing `accepted/` (and `receipts/`, when `receipts` are asked for).
+pub async fn decided(lake: &Lake, up_to: Option<i32>, cached: bool, receipts: bool) -> Result<Decided> {
+    match read(lake, cached, true).await? {
+        Some(r) => Ok(Decided {
+            versions: r.state.current(up_to),
+            receipts: receipts.then(|| (r.state.filed(), r.filed_read, r.filed_cached)),
+            state: Some(r.state),
+        }),
+        None if receipts => {
+            let (versions, filed) =
+                futures::try_join!(crate::status::listed_versions(lake, up_to), receipt::list_cached(lake))?;
+            Ok(Decided { versions, state: None, receipts: Some(filed) })
+        }
+        None => Ok(Decided { versions: crate::status::listed_versions(lake, up_to).await?, ..Decided::default() }),
+    }
+}
+
+/// The current version of every slot (see [`decided`]).
+pub async fn current_versions(lake: &Lake, up_to: Option<i32>) -> Result<Vec<VersionInfo>> {
+    Ok(decided(lake, up_to, true, false).await?.versions)
 }
 
 /// What [`withdraw_member`] did.

@@ -67,10 +67,8 @@ impl Board {
         deadline: Option<chrono::DateTime<chrono::Utc>>,
     ) -> Result<Board> {
         let datasets: Vec<String> = schemas.names().map(str::to_string).collect();
-        let (versions, withdrawn) = match crate::ledger::read(lake, true, true).await? {
-            Some(r) => (r.state.current(Some(year)), r.state.withdrawn_in(year)),
-            None => (listed_versions(lake, Some(year)).await?, Default::default()),
-        };
+        let decided = crate::ledger::decided(lake, Some(year), true, false).await?;
+        let (withdrawn, versions) = (decided.withdrawn_in(year), decided.versions);
         let events = crate::audit::read(lake).await?;
         let mut accepted: BTreeMap<(String, String), u32> = BTreeMap::new();
         for v in versions.into_iter().filter(|v| v.year == year) {
