@@ -312,3 +312,37 @@ fn demo_runs_the_whole_chain_and_refuses_a_foreign_folder() {
     let o = fedreport(&["demo", "--out", &out.to_string_lossy(), "--years", "2012..2008"]);
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
 }
+
+/// `fedreport validate … | head`: the reader closes the pipe after a few
+/// lines; the command ends quietly (the status of SIGPIPE, 141), without a
+/// panic. The report is longer than a pipe holds (64 KiB), so the writes
+/// after the close do fail.
+#[test]
+fn a_reader_that_stops_early_ends_the_output_without_a_panic() {
+    use std::io::{BufRead, BufReader};
+    use std::sync::Arc;
+    let batch = fedreport_synth::return_batch(crate::contract(), 5, "AUS", "maritime_movements", 2012, 4.0).unwrap();
+    let at = batch.schema().index_of("outcome").unwrap();
+    let mut cols = batch.columns().to_vec();
+    cols[at] = Arc::new(arrow::array::StringArray::from(vec!["Landed"; batch.num_rows()]));
+    let batch = arrow::array::RecordBatch::try_new(batch.schema(), cols).unwrap();
+    assert!(batch.num_rows() >= 1000, "a finding a row, a thousand kept and printed ({} rows)", batch.num_rows());
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("AUS_maritime_movements_2012.parquet");
+    std::fs::write(&file, fedreport_synth::parquet(&batch).unwrap()).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_fedreport"))
+        .args(["validate", "--member", "AUS", "--year", "2012"])
+        .arg(&file)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut first).unwrap();
+    assert!(first.contains("E_CODELIST") || first.starts_with("note:"), "{first}");
+    // the reader is gone: the pipe is closed
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(out.status.code(), Some(141), "{stderr}");
+}

@@ -83,6 +83,7 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    quiet_on_a_closed_pipe();
     // Diagnostics of the libraries underneath (DataFusion, Ballista, object_store) on request only.
     if std::env::var_os("RUST_LOG").is_some() {
         env_logger::init();
@@ -102,6 +103,22 @@ fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+/// A reader that stops early (`fedreport validate … | head`) closes the
+/// pipe, and printing to it then panics. End quietly instead, as other
+/// command-line tools do, with the status of a process stopped by SIGPIPE
+/// (128 + 13); any other panic is reported as before.
+fn quiet_on_a_closed_pipe() {
+    let report = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let payload = info.payload();
+        let message = payload.downcast_ref::<String>().map(String::as_str).or(payload.downcast_ref::<&str>().copied());
+        if message.is_some_and(|m| m.starts_with("failed printing to stdout") && m.contains("Broken pipe")) {
+            std::process::exit(141);
+        }
+        report(info);
+    }));
 }
 
 async fn run(cli: Cli) -> Result<cmd::Outcome> {
