@@ -103,6 +103,7 @@ pub fn options(partitions: usize) -> RunOptions {
         target_partitions: Some(partitions),
         engine: None,
         cold: false,
+        read_in_place_from: None,
     }
 }
 

@@ -1,24 +1,22 @@
-//! Pinning: the exact accepted versions a run reads, compacted into one
-//! Parquet part per dataset and year.
+//! Pinning: the exact accepted versions a run reads, grouped by dataset
+//! and year into parts.
 //!
-//! Per-return files stay as intake wrote them, for audit; a run reads the
-//! compacted parts (opening thousands of small files costs about three times
-//! as much, see docs/benchmarks.md). A part is named by the versions it
-//! holds (`snapshots/parts/{dataset}/{year}/{part}.parquet`, with the list
-//! of those versions beside it in `{part}.json`, written after it), so a new
-//! or revised return rebuilds only the part of its dataset and year; every
-//! other part is reused as it is. Versions are immutable, so a part once
-//! written stays right.
+//! A part is named by the versions it holds
+//! (`snapshots/parts/{dataset}/{year}/{part}`, with the list of those
+//! versions, their sha256, rows and provenance in `{part}.json`), so a new
+//! or revised return re-pins only the part of its dataset and year; every
+//! other part is reused from its index without reading a version. Versions
+//! are immutable, so a part once pinned stays right.
 //!
-//! Compacting copies each version's row groups into the part as they are —
-//! their pages are not decoded or compressed again (the parquet crate's
-//! `append_column`, as its `parquet-concat` tool does) — so a part costs
-//! little more than reading its versions: 2,106 versions of 10.5 million
-//! rows in about 0.6 s, against 2.3 s to decode and encode them again
-//! (docs/benchmarks.md). Only the parts of tiny returns (under 16 KiB on
-//! average: the legal framework, capacity needs) are written again as one
-//! row group, since scanning hundreds of row groups of a few rows each cost
-//! more than the whole table.
+//! A part of large versions (the case-level datasets) is read in place: a
+//! run scans the versions where intake stored them, which are already
+//! Parquet in the dataset's columns, and the pin only reads and hashes them.
+//! Copying them into one file per part (their row groups as they are) cost
+//! 740–790 ms of a 3 s cold run at 50 million rows, to write 479 MB that
+//! were already in the lake (docs/benchmarks.md). Only the parts of tiny
+//! returns (under 16 KiB on average: the legal framework, capacity needs)
+//! are written as one Parquet file of one row group, since opening hundreds
+//! of files of a few rows each cost more than the whole table.
 //!
 //! A snapshot is the list of a run's parts and versions
 //! (`snapshots/{id}/inputs.json`); its id is derived from the versions'
@@ -30,12 +28,10 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-use datafusion::parquet::arrow::{ArrowSchemaConverter, ArrowWriter, add_encoded_arrow_schema_to_metadata};
+use datafusion::parquet::arrow::{ArrowSchemaConverter, ArrowWriter};
 use datafusion::parquet::basic::Compression;
-use datafusion::parquet::column::writer::ColumnCloseResult;
-use datafusion::parquet::file::metadata::{PageIndexPolicy, ParquetMetaDataReader};
+use datafusion::parquet::file::metadata::{PageIndexPolicy, ParquetMetaData, ParquetMetaDataReader};
 use datafusion::parquet::file::properties::WriterProperties;
-use datafusion::parquet::file::writer::SerializedFileWriter;
 use fedreport_contract::Schemas;
 use fedreport_store::layout::{self, meta, sha256_hex};
 use fedreport_store::{Lake, VersionInfo};
@@ -79,9 +75,9 @@ pub struct Made {
 }
 
 /// Layout of snapshots and parts; part of every id, so a change of layout never reuses an old one.
-const LAYOUT: &str = "parts/3";
-/// A part whose versions average at least this many bytes copies their row groups as they are.
-const COPY_VERSIONS_OF: u64 = 16 << 10;
+const LAYOUT: &str = "parts/4";
+/// A part whose versions average at least this many bytes reads them in place.
+const READ_IN_PLACE: u64 = 16 << 10;
 
 fn id_of(keys: &[&str]) -> String {
     sha256_hex(format!("{LAYOUT}\n{}", keys.join("\n")).as_bytes())[..16].to_string()
@@ -90,20 +86,37 @@ fn id_of(keys: &[&str]) -> String {
 /// The versions of a part (its `.json`): the part is right for exactly these.
 #[derive(Debug, Serialize, Deserialize)]
 struct PartIndex {
+    /// The versions are read where intake stored them: no Parquet part was written.
+    #[serde(default)]
+    in_place: bool,
     inputs: Vec<Input>,
 }
 
+impl PartIndex {
+    /// The files a run reads for this part: the part's own file, or its versions read in place.
+    fn files(&self, dataset: &str, year: i32, key: &str) -> Vec<Part> {
+        if self.in_place {
+            self.inputs.iter().map(|i| Part { dataset: dataset.to_string(), year, key: i.key.clone() }).collect()
+        } else {
+            vec![Part { dataset: dataset.to_string(), year, key: key.to_string() }]
+        }
+    }
+}
+
 /// Pin the given current accepted versions and make (or reuse) their
-/// snapshot; `fresh` compacts every part again, reusing nothing.
-/// `progress(done, total)` reports versions read.
+/// snapshot; `fresh` pins every part again, reading every version whole and
+/// reusing nothing. Parts of versions averaging `in_place_from` bytes or
+/// more (default 16 KiB) are read in place. `progress(done, total)` reports
+/// versions read.
 pub async fn pin(
     lake: &Lake,
     schemas: &Schemas,
     versions: Vec<VersionInfo>,
     fresh: bool,
+    in_place_from: Option<u64>,
     progress: &mut dyn FnMut(usize, usize),
 ) -> Result<Snapshot> {
-    build(lake, schemas, versions, None, fresh, progress).await
+    build(lake, schemas, versions, None, fresh, in_place_from.unwrap_or(READ_IN_PLACE), progress).await
 }
 
 /// Re-pin exactly the given inputs (replay), checking each one's sha256
@@ -128,10 +141,11 @@ pub async fn pin_exact(
             key: i.key.clone(),
             size: head.size,
             metadata: BTreeMap::new(),
+            sha256: None,
         });
     }
     let expected: BTreeMap<String, String> = inputs.iter().map(|i| (i.key.clone(), i.sha256.clone())).collect();
-    build(lake, schemas, versions, Some(&expected), true, progress).await
+    build(lake, schemas, versions, Some(&expected), true, READ_IN_PLACE, progress).await
 }
 
 /// The versions of one part, in member order.
@@ -143,6 +157,7 @@ async fn build(
     mut versions: Vec<VersionInfo>,
     expected: Option<&BTreeMap<String, String>>,
     fresh: bool,
+    in_place_from: u64,
     progress: &mut dyn FnMut(usize, usize),
 ) -> Result<Snapshot> {
     versions.sort_by(|a, b| (&a.dataset, a.year, &a.member).cmp(&(&b.dataset, b.year, &b.member)));
@@ -181,22 +196,24 @@ async fn build(
         let (lake, expected) = (lake.clone(), expected.clone());
         tasks.push(async move {
             let label = format!("snapshots/parts/{dataset}/{year}");
-            tokio::spawn(part(lake, arrow_schema, dataset, year, group, expected, fresh))
+            tokio::spawn(part(lake, arrow_schema, dataset, year, group, expected, fresh, in_place_from))
                 .await
                 .map_err(|e| EngineError::Input { key: label, message: format!("compacting it failed: {e}") })?
         });
     }
     let mut each = futures::stream::iter(tasks).buffered(crate::session::default_partitions());
-    while let Some((p, part_inputs, built)) = each.try_next().await? {
+    while let Some((files, part_inputs, built)) = each.try_next().await? {
         done += part_inputs.len();
         progress(done, total);
-        if built {
-            made.built.push(format!("{}/{}", p.dataset, p.year));
-        } else {
-            made.reused += 1;
+        if let Some(p) = files.first() {
+            if built {
+                made.built.push(format!("{}/{}", p.dataset, p.year));
+            } else {
+                made.reused += 1;
+            }
         }
         inputs.extend(part_inputs);
-        parts.push(p);
+        parts.extend(files);
     }
     let snap = Snapshot { id, inputs, parts, made };
     // The index goes last: a snapshot without it is made again (from its parts).
@@ -207,6 +224,7 @@ async fn build(
 /// One part: reused when its index is there (and, on replay, its versions'
 /// sha256 are the pinned ones), else compacted from its versions. Returns
 /// the part, its inputs and whether it was built.
+#[allow(clippy::too_many_arguments)]
 async fn part(
     lake: Lake,
     arrow_schema: datafusion::arrow::datatypes::SchemaRef,
@@ -215,50 +233,61 @@ async fn part(
     group: Group,
     expected: Option<Arc<BTreeMap<String, String>>>,
     fresh: bool,
-) -> Result<(Part, Vec<Input>, bool)> {
+    in_place_from: u64,
+) -> Result<(Vec<Part>, Vec<Input>, bool)> {
     let lake = &lake;
     let expected = expected.as_deref();
     let part_id = id_of(&group.iter().map(|v| v.key.as_str()).collect::<Vec<_>>());
     let key = layout::snapshot_part(&dataset, year, &part_id);
     let index_key = layout::snapshot_part_index(&dataset, year, &part_id);
-    let p = Part { dataset: dataset.clone(), year, key: key.clone() };
     // on replay (and when asked) every version is read and hashed again, whatever is cached
     if !fresh
         && let Some(bytes) = lake.get_opt(&index_key).await?
         && let Ok(index) = serde_json::from_slice::<PartIndex>(&bytes)
         && index.inputs.len() == group.len()
     {
-        return Ok((p, index.inputs, false));
+        return Ok((index.files(&dataset, year, &key), index.inputs, false));
     }
     let parquet_schema = ArrowSchemaConverter::new().convert(&arrow_schema)?;
     let bytes = group.iter().map(|v| v.size).sum::<u64>();
-    let copy = !group.is_empty() && bytes / group.len() as u64 >= COPY_VERSIONS_OF;
-    let mut writer = if copy {
-        let mut props = fedreport_contract::canonical::writer_properties(&BTreeMap::new());
-        add_encoded_arrow_schema_to_metadata(&arrow_schema, &mut props);
-        // the part is about as large as its versions: made that large at once, not grown by copying
-        let buffer = Vec::with_capacity(usize::try_from(bytes).unwrap_or(0));
-        PartWriter::Copy(SerializedFileWriter::new(buffer, parquet_schema.root_schema_ptr(), Arc::new(props))?)
-    } else {
-        // LZ4 and no dictionaries: the part is the run's own cache, and
-        // interning ids in a dictionary was most of the time of writing it (perf)
-        let props = WriterProperties::builder()
-            .set_compression(Compression::LZ4_RAW)
-            .set_dictionary_enabled(false)
-            .set_created_by("fedreport".to_string())
-            .build();
-        PartWriter::Rewrite(ArrowWriter::try_new(Vec::new(), arrow_schema.clone(), Some(props))?)
-    };
+    let in_place = !group.is_empty() && bytes / group.len() as u64 >= in_place_from;
+    // LZ4 and no dictionaries: the part is the run's own cache, and
+    // interning ids in a dictionary was most of the time of writing it (perf)
+    let mut writer = (!in_place)
+        .then(|| {
+            let props = WriterProperties::builder()
+                .set_compression(Compression::LZ4_RAW)
+                .set_dictionary_enabled(false)
+                .set_created_by("fedreport".to_string())
+                .build();
+            ArrowWriter::try_new(Vec::new(), arrow_schema.clone(), Some(props))
+        })
+        .transpose()?;
+    // A version whose sha256 intake recorded is read only as far as its
+    // footer (its rows, provenance and columns), unless every byte is to be
+    // checked (a replay, or `fresh`).
+    let trust_recorded = in_place && expected.is_none() && !fresh && group.iter().all(|v| v.sha256.is_some());
     let mut fetched = futures::stream::iter(group.into_iter().map(|v| {
         let lake = lake.clone();
         async move {
-            let bytes = lake.get(&v.key).await?;
-            Ok::<_, EngineError>((v, bytes))
+            let read = match (&v.sha256, trust_recorded) {
+                (Some(sha), true) => Read::Footer(sha.clone(), footer_of(&lake, &v).await?),
+                _ => Read::Whole(lake.get(&v.key).await?),
+            };
+            Ok::<_, EngineError>((v, read))
         }
     }))
-    .buffered(8);
+    .buffered(if trust_recorded { 32 } else { 8 });
     let mut inputs = Vec::new();
-    while let Some((v, bytes)) = fetched.try_next().await? {
+    while let Some((v, read)) = fetched.try_next().await? {
+        let bytes = match read {
+            Read::Whole(bytes) => bytes,
+            Read::Footer(sha256, metadata) => {
+                let (rows, md) = footer_facts(&metadata, &parquet_schema, &v.key)?;
+                inputs.push(input(&v, sha256, v.size, rows, &md));
+                continue;
+            }
+        };
         let sha = sha256_hex(&bytes);
         if let Some(e) = expected
             && e.get(&v.key) != Some(&sha)
@@ -272,38 +301,17 @@ async fn part(
             });
         }
         let (rows, md) = match &mut writer {
-            PartWriter::Copy(w) => copy_row_groups(&bytes, w, &parquet_schema, &v.key)?,
-            PartWriter::Rewrite(w) => rewrite_rows(&bytes, w, &v.key)?,
+            None => read_footer(&bytes, &parquet_schema, &v.key)?,
+            Some(w) => rewrite_rows(&bytes, w, &v.key)?,
         };
-        inputs.push(Input {
-            member: v.member.clone(),
-            dataset: v.dataset.clone(),
-            year: v.year,
-            version: v.version,
-            key: v.key.clone(),
-            sha256: sha,
-            size: bytes.len() as u64,
-            rows,
-            submission_id: md.get(meta::SUBMISSION_ID).cloned().unwrap_or_default(),
-            received_at: md.get(meta::RECEIVED_AT).cloned().unwrap_or_default(),
-        });
+        inputs.push(input(&v, sha, bytes.len() as u64, rows, &md));
     }
-    let bytes = match writer {
-        PartWriter::Copy(w) => w.into_inner()?,
-        PartWriter::Rewrite(w) => w.into_inner()?,
-    };
-    lake.put(&key, Bytes::from(bytes)).await?;
-    let index = PartIndex { inputs };
+    if let Some(w) = writer {
+        lake.put(&key, Bytes::from(w.into_inner()?)).await?;
+    }
+    let index = PartIndex { in_place, inputs };
     lake.put(&index_key, Bytes::from(serde_json::to_vec(&index)?)).await?;
-    Ok((p, index.inputs, true))
-}
-
-/// How a part is written.
-enum PartWriter {
-    /// Row groups copied as they are.
-    Copy(SerializedFileWriter<Vec<u8>>),
-    /// Rows decoded and written again in large row groups.
-    Rewrite(ArrowWriter<Vec<u8>>),
+    Ok((index.files(&dataset, year, &key), index.inputs, true))
 }
 
 /// Footer metadata of a version.
@@ -333,46 +341,78 @@ fn rewrite_rows(
     Ok((rows, md))
 }
 
-/// Append a version's row groups to its part without decoding them; return
-/// its rows and footer metadata. A version whose columns are not the
-/// dataset's is refused by name.
-fn copy_row_groups(
+/// What the pin read of a version.
+enum Read {
+    /// Every byte, to hash (and, for a tiny one, to write again).
+    Whole(Bytes),
+    /// Only its footer, with the sha256 intake recorded.
+    Footer(String, ParquetMetaData),
+}
+
+/// A pinned version as the run's manifest records it.
+fn input(v: &VersionInfo, sha256: String, size: u64, rows: u64, md: &BTreeMap<String, String>) -> Input {
+    Input {
+        member: v.member.clone(),
+        dataset: v.dataset.clone(),
+        year: v.year,
+        version: v.version,
+        key: v.key.clone(),
+        sha256,
+        size,
+        rows,
+        submission_id: md.get(meta::SUBMISSION_ID).cloned().unwrap_or_default(),
+        received_at: md.get(meta::RECEIVED_AT).cloned().unwrap_or_default(),
+    }
+}
+
+/// A version's footer, read from the end of the version (one read, a
+/// second when the footer is larger than the first read).
+async fn footer_of(lake: &Lake, v: &VersionInfo) -> Result<ParquetMetaData> {
+    use datafusion::parquet::errors::ParquetError;
+    use object_store::ObjectStoreExt;
+    let bad = |e: String| EngineError::Input { key: v.key.clone(), message: e };
+    let path = lake.path(&v.key);
+    let mut want = v.size.min(64 << 10);
+    loop {
+        let tail = lake.store().get_range(&path, v.size - want..v.size).await?;
+        let mut reader = ParquetMetaDataReader::new().with_page_index_policy(PageIndexPolicy::Skip);
+        match reader.try_parse_sized(&tail, v.size) {
+            Ok(()) => return reader.finish().map_err(|e| bad(format!("it is not a readable Parquet file: {e}"))),
+            Err(ParquetError::NeedMoreData(needed)) if (needed as u64) > want && (needed as u64) <= v.size => {
+                want = needed as u64;
+            }
+            Err(e) => return Err(bad(format!("it is not a readable Parquet file: {e}"))),
+        }
+    }
+}
+
+/// A version read in place: its rows and footer metadata, from its footer.
+/// A version whose columns are not the dataset's is refused by name.
+fn read_footer(
     bytes: &Bytes,
-    writer: &mut SerializedFileWriter<Vec<u8>>,
     schema: &datafusion::parquet::schema::types::SchemaDescriptor,
     key: &str,
 ) -> Result<(u64, BTreeMap<String, String>)> {
     let bad = |e: String| EngineError::Input { key: key.to_string(), message: e };
     let metadata = ParquetMetaDataReader::new()
-        .with_page_index_policy(PageIndexPolicy::Optional)
+        .with_page_index_policy(PageIndexPolicy::Skip)
         .parse_and_finish(bytes)
         .map_err(|e| bad(format!("it is not a readable Parquet file: {e}")))?;
+    footer_facts(&metadata, schema, key)
+}
+
+/// A version's rows and footer metadata; refused by name when its columns are not the dataset's.
+fn footer_facts(
+    metadata: &ParquetMetaData,
+    schema: &datafusion::parquet::schema::types::SchemaDescriptor,
+    key: &str,
+) -> Result<(u64, BTreeMap<String, String>)> {
+    let bad = |e: String| EngineError::Input { key: key.to_string(), message: e };
     let file = metadata.file_metadata();
     if file.schema_descr().root_schema() != schema.root_schema() {
         return Err(bad("its columns are not the dataset's (was it written by this version of fedreport?)".into()));
     }
-    let md = footer(file);
-    let (column_indexes, offset_indexes) = (metadata.column_index(), metadata.offset_index());
-    let mut rows = 0u64;
-    for (g, rg) in metadata.row_groups().iter().enumerate() {
-        rows += rg.num_rows() as u64;
-        let mut out = writer.next_row_group()?;
-        for (c, column) in rg.columns().iter().enumerate() {
-            out.append_column(
-                bytes,
-                ColumnCloseResult {
-                    bytes_written: column.compressed_size() as _,
-                    rows_written: rg.num_rows() as _,
-                    metadata: column.clone(),
-                    bloom_filter: None,
-                    column_index: column_indexes.and_then(|i| i.get(g)).and_then(|r| r.get(c)).cloned(),
-                    offset_index: offset_indexes.and_then(|i| i.get(g)).and_then(|r| r.get(c)).cloned(),
-                },
-            )?;
-        }
-        out.close()?;
-    }
-    Ok((rows, md))
+    Ok((file.num_rows() as u64, footer(file)))
 }
 
 #[cfg(test)]
@@ -411,8 +451,10 @@ mod tests {
         (batch, Bytes::from(bytes))
     }
 
-    /// Compact versions of `rows` rows each; the part's rows, its row groups and inputs.
-    async fn compact(rows: usize) -> (RecordBatch, RecordBatch, usize, Vec<Input>) {
+    /// Pin a part of versions of `rows` rows each (and a second time, from
+    /// its index); the rows of its files, the versions' rows, the files and
+    /// row groups read, and its inputs.
+    async fn pin_part(rows: usize, recorded: bool) -> (RecordBatch, RecordBatch, Vec<String>, usize, Vec<Input>) {
         let dir = tempfile::tempdir().unwrap();
         let lake = Lake::open(&dir.path().to_string_lossy()).unwrap();
         let (mut group, mut expected) = (Vec::new(), Vec::new());
@@ -428,31 +470,52 @@ mod tests {
                 key,
                 size: bytes.len() as u64,
                 metadata: BTreeMap::new(),
+                sha256: recorded.then(|| sha256_hex(&bytes)),
             });
             expected.push(batch);
         }
-        let (p, inputs, built) =
-            part(lake.clone(), schema(), "enforcement_cases".into(), 2012, group, None, false).await.unwrap();
+        let pinned = || {
+            part(lake.clone(), schema(), "enforcement_cases".into(), 2012, group.clone(), None, false, READ_IN_PLACE)
+        };
+        let (files, inputs, built) = pinned().await.unwrap();
         assert!(built);
-        let reader = ParquetRecordBatchReaderBuilder::try_new(lake.get(&p.key).await.unwrap()).unwrap();
-        let groups = reader.metadata().num_row_groups();
-        let batches: Vec<RecordBatch> = reader.build().unwrap().map(|b| b.unwrap()).collect();
-        (concat_batches(&schema(), &batches).unwrap(), concat_batches(&schema(), &expected).unwrap(), groups, inputs)
+        let (again, again_inputs, built) = pinned().await.unwrap();
+        assert!(!built, "the second pin reuses the part's index");
+        assert_eq!((&again, &again_inputs), (&files, &inputs));
+        let (mut batches, mut groups) = (Vec::new(), 0);
+        for f in &files {
+            let reader = ParquetRecordBatchReaderBuilder::try_new(lake.get(&f.key).await.unwrap()).unwrap();
+            groups += reader.metadata().num_row_groups();
+            batches.extend(reader.build().unwrap().map(|b| b.unwrap()));
+        }
+        let keys = files.iter().map(|f| f.key.clone()).collect();
+        (
+            concat_batches(&schema(), &batches).unwrap(),
+            concat_batches(&schema(), &expected).unwrap(),
+            keys,
+            groups,
+            inputs,
+        )
     }
 
     #[tokio::test]
-    async fn copying_row_groups_and_writing_rows_again_give_the_versions_rows_in_member_order() {
-        // versions of 20,000 rows are over 16 KiB: their row groups are copied as they are
-        let (part, versions, groups, inputs) = compact(20_000).await;
-        assert_eq!(groups, 3, "one row group per version, copied");
-        assert_eq!(part, versions);
+    async fn large_versions_are_read_in_place_and_tiny_ones_written_again_in_member_order() {
+        // versions of 20,000 rows are over 16 KiB: the run reads them where intake stored them
+        let (rows, versions, keys, groups, inputs) = pin_part(20_000, false).await;
+        // with the sha256 intake recorded, only their footers are read, to the same inputs
+        assert_eq!(pin_part(20_000, true).await.4, inputs);
+        assert_eq!(keys, inputs.iter().map(|i| i.key.clone()).collect::<Vec<_>>(), "the versions themselves");
+        assert_eq!(groups, 3);
+        assert_eq!(rows, versions);
         assert_eq!(inputs.iter().map(|i| i.rows).collect::<Vec<_>>(), [20_000, 20_001, 20_002]);
         assert_eq!(inputs[1].submission_id, "s-IDN");
         assert_eq!(inputs[2].received_at, "2013-02-01T00:00:00.000Z");
-        // tiny versions are decoded and written again as one row group
-        let (part, versions, groups, inputs) = compact(4).await;
+        // tiny versions are decoded and written again as one file of one row group
+        let (rows, versions, keys, groups, inputs) = pin_part(4, true).await;
+        assert_eq!(keys.len(), 1);
+        assert!(keys[0].starts_with("snapshots/parts/enforcement_cases/2012/"), "{keys:?}");
         assert_eq!(groups, 1, "written again");
-        assert_eq!(part, versions);
+        assert_eq!(rows, versions);
         assert_eq!(inputs.iter().map(|i| i.rows).sum::<u64>(), 15);
     }
 
@@ -472,8 +535,12 @@ mod tests {
             key: key.clone(),
             size: bytes.len() as u64,
             metadata: BTreeMap::new(),
+            sha256: None,
         }];
-        let e = part(lake, other, "enforcement_cases".into(), 2012, group, None, false).await.unwrap_err().to_string();
+        let e = part(lake, other, "enforcement_cases".into(), 2012, group, None, false, READ_IN_PLACE)
+            .await
+            .unwrap_err()
+            .to_string();
         assert!(e.contains(&key) && e.contains("its columns are not the dataset's"), "{e}");
     }
 }

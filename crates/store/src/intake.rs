@@ -300,8 +300,11 @@ async fn decide(
 async fn record(lake: &Lake, r: &Receipt, ledger_place: &mut u64) -> Result<()> {
     let mut entry = ledger::Entry { filed: vec![receipt::Filed::from(r.clone())], ..ledger::Entry::default() };
     if let (Status::Accepted, Some(key)) = (r.status, &r.stored_as) {
-        let size = lake.head(key).await?.size;
-        entry.accepted.push(ledger::Stored { key: key.clone(), size });
+        // read back as stored (for a duplicate, the version already there)
+        let Some((sha256, size)) = hash_object(lake, &lake.path(key)).await? else {
+            return Err(StoreError::Invalid(format!("{key}: the accepted version is gone from the lake")));
+        };
+        entry.accepted.push(ledger::Stored { key: key.clone(), size, sha256: Some(sha256) });
     }
     ledger::append(lake, entry, ledger_place).await.map(|_| ())
 }

@@ -354,6 +354,11 @@ pub struct VersionInfo {
     pub size: u64,
     #[serde(default)]
     pub metadata: BTreeMap<String, String>,
+    /// sha256 of its bytes, when the intake ledger recorded it (intake reads
+    /// the version it stored; versions are created once and never written
+    /// over), so a run can pin it without reading it whole.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
 }
 
 impl VersionInfo {
@@ -370,6 +375,7 @@ impl VersionInfo {
             key: key.to_string(),
             size,
             metadata: BTreeMap::new(),
+            sha256: None,
         })
     }
 }

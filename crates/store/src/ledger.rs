@@ -44,6 +44,10 @@ use crate::receipt::{self, Filed};
 pub struct Stored {
     pub key: String,
     pub size: u64,
+    /// sha256 of the version as stored (entries written before fedreport
+    /// recorded it have none: a run reads those versions whole to pin them).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
 }
 
 /// The returns of a slot that no longer count: every version up to `through`.
@@ -82,6 +86,9 @@ pub struct State {
     pub through: u64,
     /// Every accepted version: key → size.
     versions: BTreeMap<String, u64>,
+    /// The sha256 intake recorded of the versions it stored: key → sha256.
+    #[serde(default)]
+    sha256: BTreeMap<String, String>,
     /// `dataset/year/member` → the last version withdrawn.
     withdrawn: BTreeMap<String, u32>,
     /// Receipt key → what a run records of it.
@@ -100,6 +107,9 @@ impl State {
     fn fold(&mut self, e: Entry) -> usize {
         self.through = self.through.max(e.seq);
         for s in e.accepted {
+            if let Some(sha) = s.sha256 {
+                self.sha256.insert(s.key.clone(), sha);
+            }
             self.versions.insert(s.key, s.size);
         }
         for w in e.withdrawn {
@@ -118,7 +128,8 @@ impl State {
     pub fn current(&self, up_to: Option<i32>) -> Vec<VersionInfo> {
         let mut current: BTreeMap<(String, i32, String), VersionInfo> = BTreeMap::new();
         for (key, size) in &self.versions {
-            let Some(v) = VersionInfo::from_key(key, *size) else { continue };
+            let Some(mut v) = VersionInfo::from_key(key, *size) else { continue };
+            v.sha256 = self.sha256.get(key).cloned();
             if up_to.is_some_and(|y| v.year > y)
                 || self.withdrawn.get(&slot_name(&v.dataset, v.year, &v.member)).is_some_and(|&w| v.version <= w)
             {
@@ -281,7 +292,7 @@ async fn listed(lake: &Lake) -> Result<Entry> {
         .into_iter()
         .filter_map(|m| {
             let key = lake.rel(&m.location);
-            VersionInfo::from_key(&key, m.size).map(|_| Stored { key, size: m.size })
+            VersionInfo::from_key(&key, m.size).map(|_| Stored { key, size: m.size, sha256: None })
         })
         .collect();
     let filed = receipt::list(lake, None).await?.into_iter().map(Filed::from).collect();
@@ -448,7 +459,11 @@ mod tests {
             status: Status::Accepted,
             received_at: format!("2026-01-0{v}T00:00:00.000Z"),
         };
-        Entry { accepted: vec![Stored { key, size: 100 + v as u64 }], filed: vec![filed], ..Entry::default() }
+        Entry {
+            accepted: vec![Stored { key, size: 100 + v as u64, sha256: None }],
+            filed: vec![filed],
+            ..Entry::default()
+        }
     }
 
     fn versions(s: &State) -> Vec<(String, i32, u32)> {

@@ -183,6 +183,7 @@ pub async fn demo(forum: &Forum, a: DemoArgs) -> Result<Outcome> {
         target_partitions: None,
         engine: None,
         cold: false,
+        read_in_place_from: None,
     };
     let outcome = fedreport_engine::run(&lake, &forum.contract, &forum.pipeline, &opts, &mut run_bar()).await?;
     let run = RunData::from_batches(outcome.manifest.clone(), &outcome.tables)?;

@@ -94,6 +94,7 @@ pub async fn run(forum: &Forum, a: RunArgs) -> Result<Outcome> {
         target_partitions: a.target_partitions,
         engine: Some(engine),
         cold: a.cold,
+        read_in_place_from: None,
     };
     let outcome = fedreport_engine::run(&lake, &forum.contract, &pipeline, &opts, &mut run_bar()).await?;
     let data = RunData::from_batches(outcome.manifest.clone(), &outcome.tables)?;
