@@ -333,19 +333,18 @@ impl Validation<'_> {
 
 /// The finding's message when `v` is shorter or longer than its column allows.
 fn length_problem(col: &Column, v: &str) -> Option<String> {
-    if col.min_length.is_none() && col.max_length.is_none() {
-        return None;
-    }
+    let (lo, hi) = match (col.min_length, col.max_length) {
+        (None, None) => return None,
+        (lo, hi) => (lo.unwrap_or(0), hi.unwrap_or(usize::MAX)),
+    };
     let len = if v.is_ascii() { v.len() } else { v.chars().count() };
-    let (lo, hi) = (col.min_length.unwrap_or(0), col.max_length.unwrap_or(usize::MAX));
     if (lo..=hi).contains(&len) {
         return None;
     }
-    let bound = match (col.min_length, col.max_length) {
-        (Some(a), Some(b)) => format!("{a} to {b} characters"),
-        (Some(a), None) => format!("at least {a} characters"),
-        (_, Some(b)) => format!("at most {b} characters"),
-        (None, None) => return None,
+    let bound = match col.min_length {
+        Some(a) if hi < usize::MAX => format!("{a} to {hi} characters"),
+        Some(a) => format!("at least {a} characters"),
+        None => format!("at most {hi} characters"),
     };
     Some(format!("{} has {len} characters but must have {bound}", col.name))
 }
@@ -402,5 +401,31 @@ mod tests {
     fn year_bounds() {
         assert_eq!(year_days(1970), Some((0, 364)));
         assert_eq!(year_days(2012).map(|(a, b)| b - a), Some(365)); // leap year
+    }
+
+    #[test]
+    fn a_length_problem_names_the_bounds_the_column_has() {
+        let col = |min_length, max_length| -> Column {
+            let mut c: Column =
+                serde_json::from_value(serde_json::json!({"name": "case_id", "type": "string", "nullable": false}))
+                    .unwrap();
+            (c.min_length, c.max_length) = (min_length, max_length);
+            c
+        };
+        let said = |c: &Column, v: &str| length_problem(c, v);
+        assert_eq!(said(&col(None, None), ""), None);
+        assert_eq!(said(&col(Some(2), Some(4)), "abc"), None);
+        assert_eq!(
+            said(&col(Some(2), Some(4)), "é"),
+            Some("case_id has 1 characters but must have 2 to 4 characters".into())
+        );
+        assert_eq!(
+            said(&col(Some(2), None), "a"),
+            Some("case_id has 1 characters but must have at least 2 characters".into())
+        );
+        assert_eq!(
+            said(&col(None, Some(3)), "ééééé"),
+            Some("case_id has 5 characters but must have at most 3 characters".into())
+        );
     }
 }
