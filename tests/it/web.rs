@@ -216,7 +216,7 @@ const EXPECTED: &[(&str, &str, [&str; 5])] = &[
     ("POST", "/runs/{run}/comments", ["no", "no", "refused", "no", "no"]),
     ("POST", "/runs/{run}/clear", ["no", "no", "refused", "no", "no"]),
     // IDN's returns of the years before 2012 no longer count (2012 is locked just above)
-    ("POST", "/members/{member}/withdraw", ["no", "no", "no", "no", "go"]),
+    ("POST", "/members/{member}/withdraw", ["no", "no", "no", "no", "page"]),
     // a run goes on in the background: last, so it writes while nothing else is checked
     ("POST", "/runs", ["no", "no", "no", "no", "go"]),
     ("POST", "/logout", ["go", "go", "go", "go", "go"]),
@@ -484,7 +484,10 @@ fn wrong_passwords_are_throttled() {
 fn sessions_end_at_logout_and_when_an_account_is_disabled_or_reset() {
     let site = Site::golden(1024 * 1024);
     let aus = site.login("aus");
-    assert_eq!(site.get("/members/AUS/returns", Some(&aus)).status, StatusCode::OK);
+    let returns = site.get("/members/AUS/returns", Some(&aus));
+    assert_eq!(returns.status, StatusCode::OK);
+    // the file picker offers the Excel template as well as CSV and Parquet
+    assert!(returns.body.contains(r#"accept=".xlsx,.csv,.parquet,.txt""#), "{}", returns.body);
     let r = site.post_form("/logout", Some(&aus), "");
     assert_eq!(r.status, StatusCode::SEE_OTHER);
     assert!(site.get("/members/AUS/returns", Some(&aus)).location().starts_with("/login"), "the old cookie is dead");
@@ -1148,6 +1151,21 @@ fn the_secretariat_a_focal_point_and_a_co_chair_close_a_cycle_in_chromium() {
 }
 
 #[test]
+fn a_withdrawal_says_which_returns_no_longer_count_and_which_a_locked_cycle_keeps() {
+    let site = Site::golden(1024 * 1024);
+    let sec = site.login("secretariat");
+    let r = site.post_form("/cycles/2012", Some(&sec), "action=lock&why=figures+agreed");
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let r = site.post_form("/members/IDN/withdraw", Some(&sec), "why=left+the+process");
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert!(r.body.contains("Still counted") && r.body.contains("Cycle 2012, locked"), "{}", r.body);
+    assert!(r.body.contains(" 2011 (version ") && !r.body.contains(" 2012 (version "), "{}", r.body);
+    // the returns page still shows the kept returns of 2012, and only those
+    let page = site.get("/members/IDN/returns", Some(&sec)).body;
+    assert!(page.contains(" 2012</a>: version") && !page.contains(" 2011</a>: version"), "{page}");
+}
+
+#[test]
 fn the_secretariat_withdraws_a_member_with_a_reason_and_the_board_says_so() {
     let site = Site::golden(1024 * 1024);
     let sec = site.login("secretariat");
@@ -1169,7 +1187,8 @@ fn the_secretariat_withdraws_a_member_with_a_reason_and_the_board_says_so() {
         why.replace(' ', "+").replace('<', "%3C").replace('>', "%3E").replace('(', "%28").replace(')', "%29")
     );
     let r = site.post_form("/members/IDN/withdraw", Some(&sec), &body);
-    assert_eq!((r.status, r.location()), (StatusCode::SEE_OTHER, "/members/IDN/returns"), "{}", r.body);
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert!(r.body.contains("of IDN no longer count in a run") && !r.body.contains("Still counted"), "{}", r.body);
     let page = site.get("/members/IDN/returns", Some(&sec));
     assert!(page.body.contains("None yet.") && !page.body.contains("Withdraw the returns of IDN"), "{}", page.body);
     let board = site.get("/board?year=2012", Some(&sec)).body;

@@ -239,11 +239,20 @@ pub async fn withdraw(
     CurrentUser(user): CurrentUser,
     Path(member): Path<String>,
     Form(f): Form<WithdrawForm>,
-) -> Result<Redirect> {
+) -> Result<Html<String>> {
     fedreport_access::authorize(&user, &Action::WithdrawMember)?;
     member_code(&state, &member)?;
-    fedreport_store::ledger::withdraw_member(state.lake(), &user.username, &member, &f.why).await.map_err(refused)?;
-    Ok(Redirect::to(&format!("/members/{member}/returns")))
+    let w = fedreport_store::ledger::withdraw_member(state.lake(), &user.username, &member, &f.why)
+        .await
+        .map_err(refused)?;
+    let name = state.forum().contract.registry().member(&member).map(|m| m.name.clone()).unwrap_or_default();
+    let slots: Vec<_> = w
+        .slots
+        .iter()
+        .map(|s| context! { dataset => s.dataset.clone(), year => s.year, version => s.through })
+        .collect();
+    let kept: Vec<_> = w.locked.iter().map(|(year, by)| context! { year, by }).collect();
+    page(&state, &user, "withdrawn.html", context! { member, name, slots, kept })
 }
 
 #[derive(Deserialize)]
