@@ -515,10 +515,10 @@ async fn register_inputs(
     year: i32,
 ) -> Result<BTreeMap<String, RecordBatch>> {
     let schemas = contract.schemas();
-    // The files of the parts (a part's own file, or its versions read in
-    // place). They hold rows in (reference_year, reporting_member) order, but that order is not
-    // declared to DataFusion: declaring it made DataFusion 55.2 slower here
-    // (1.8x, measured).
+    // The snapshot's files: a part's own file, or its versions read in
+    // place. They hold rows in (reference_year, reporting_member) order,
+    // but that order is not declared to DataFusion: declaring it made
+    // DataFusion 55.2 slower here (1.8x, measured).
     for s in schemas.iter() {
         let urls: Vec<String> =
             snapshot.parts.iter().filter(|p| p.dataset == s.dataset).map(|p| lake.url(&p.key).to_string()).collect();
