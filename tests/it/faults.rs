@@ -1,8 +1,10 @@
 //! A real object store wrapped so that its N-th write (put or delete) fails,
-//! to check that intake recovers from a failure between any two write steps.
+//! to check that intake recovers from a failure between any two write steps;
+//! it also keeps a log of what it was asked to read.
 
 use std::fmt;
 use std::sync::Arc;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use futures::StreamExt;
@@ -19,11 +21,21 @@ pub struct FaultyStore {
     inner: Arc<dyn ObjectStore>,
     allowed: usize,
     writes: AtomicUsize,
+    reads: Mutex<Vec<(&'static str, String)>>,
 }
 
 impl FaultyStore {
     pub fn new(inner: Arc<dyn ObjectStore>, allowed: usize) -> FaultyStore {
-        FaultyStore { inner, allowed, writes: AtomicUsize::new(0) }
+        FaultyStore { inner, allowed, writes: AtomicUsize::new(0), reads: Mutex::new(Vec::new()) }
+    }
+
+    /// The reads since the last call, in order: (`get`, `head` or `list`, path or prefix).
+    pub fn take_reads(&self) -> Vec<(&'static str, String)> {
+        std::mem::take(&mut *self.reads.lock().unwrap())
+    }
+
+    fn read(&self, kind: &'static str, path: Option<&Path>) {
+        self.reads.lock().unwrap().push((kind, path.map(|p| p.to_string()).unwrap_or_default()));
     }
 
     /// Writes attempted so far.
@@ -62,6 +74,7 @@ impl ObjectStore for FaultyStore {
     }
 
     async fn get_opts(&self, location: &Path, options: GetOptions) -> Result<GetResult> {
+        self.read(if options.head { "head" } else { "get" }, Some(location));
         self.inner.get_opts(location, options).await
     }
 
@@ -73,10 +86,12 @@ impl ObjectStore for FaultyStore {
     }
 
     fn list(&self, prefix: Option<&Path>) -> BoxStream<'static, Result<ObjectMeta>> {
+        self.read("list", prefix);
         self.inner.list(prefix)
     }
 
     async fn list_with_delimiter(&self, prefix: Option<&Path>) -> Result<ListResult> {
+        self.read("list", prefix);
         self.inner.list_with_delimiter(prefix).await
     }
 

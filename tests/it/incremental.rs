@@ -16,6 +16,7 @@ use fedreport_store::Lake;
 use fedreport_store::manifest::StepReuse;
 
 use crate::block_on;
+use crate::faults::FaultyStore;
 
 async fn run(lake: &Lake, pipeline: &Pipeline, opts: &RunOptions) -> RunOutcome {
     fedreport_engine::run(lake, crate::contract(), pipeline, opts, &mut |_| {}).await.expect("the pipeline runs")
@@ -264,6 +265,40 @@ fn an_incremental_run_gives_the_tables_of_a_cold_run_after_every_kind_of_change(
     block_on(every_kind_of_change(None, None));
     // …or every one read where intake stored it
     block_on(every_kind_of_change(None, Some(0)));
+}
+
+#[test]
+fn a_run_neither_lists_nor_stats_the_versions_it_pinned() {
+    block_on(async {
+        let dir = tempfile::tempdir().unwrap();
+        let lake = crate::pipeline::build_lake(dir.path(), crate::pipeline::golden_as_submitted()).await;
+        let store = Arc::new(FaultyStore::new(lake.store(), usize::MAX));
+        let watched = lake.with_store(store.clone());
+        let som = crate::bali().pipeline.clone();
+        let opts = RunOptions { read_in_place_from: Some(0), ..crate::pipeline::options(2) };
+        // what was asked of the versions (under accepted/) and of the parts (snapshots/parts/)
+        let asked = |reads: &[(&str, String)], kinds: &[&str]| -> Vec<String> {
+            let under = |p: &str| {
+                ["accepted/", "snapshots/parts/"].iter().any(|d| p.starts_with(d) || p.contains(&format!("/{d}")))
+            };
+            reads.iter().filter(|(k, p)| kinds.contains(k) && under(p)).map(|(k, p)| format!("{k} {p}")).collect()
+        };
+        let first = run(&watched, &som, &opts).await;
+        let reads = store.take_reads();
+        // every version pinned is scanned where intake stored it…
+        assert!(first.manifest.inputs.len() >= 20, "{} inputs", first.manifest.inputs.len());
+        for i in &first.manifest.inputs {
+            assert!(reads.iter().any(|(k, p)| *k == "get" && p.ends_with(&i.key)), "{} was not read", i.key);
+        }
+        // …and none is listed or stat'ed to do so: the pin knows their sizes
+        // (DataFusion's ListingTable sends a HEAD per file at every scan)
+        assert_eq!(asked(&reads, &["head", "list"]), Vec::<String>::new());
+        // a run with nothing changed takes every step from the cache: it reads
+        // one footer per dataset (its columns) and no other version
+        run(&watched, &som, &opts).await;
+        let versions = asked(&store.take_reads(), &["get", "head", "list"]);
+        assert!(versions.len() <= 5, "{versions:#?}");
+    });
 }
 
 #[test]

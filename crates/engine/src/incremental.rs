@@ -48,7 +48,7 @@ use fedreport_store::manifest::{Input, StepReuse, Submission};
 use crate::error::{EngineError, Result, sql_error};
 use crate::output;
 use crate::pipeline::Step;
-use crate::session::{self, Engine};
+use crate::session::{Engine, ScanFile};
 
 /// One return as incremental steps see it: (member, year).
 pub type Ret = (String, i32);
@@ -332,16 +332,16 @@ impl Scope<'_> {
             };
             saved.push((t.clone(), ctx.deregister_table(t.as_str())?));
             if self.datasets.contains(t) {
-                let urls: Vec<String> = self
+                let files: Vec<ScanFile> = self
                     .inputs
                     .iter()
                     .filter(|i| &i.dataset == t && only.contains(&(i.member.clone(), i.year)))
-                    .map(|i| self.lake.url(&i.key).to_string())
+                    .map(|i| ScanFile { url: self.lake.url(&i.key).to_string(), size: i.size, rows: i.rows })
                     .collect();
-                if urls.is_empty() {
+                if files.is_empty() {
                     self.engine.register_batch(ctx, self.lake, &work, t, RecordBatch::new_empty(schema)).await?;
                 } else {
-                    session::register_parquet_files(ctx, t, &urls).await?;
+                    self.engine.register_files(ctx, t, &files).await?;
                 }
             } else if let Some(b) = self.aux.get(t).or_else(|| self.tables.get(t)) {
                 self.engine.register_batch(ctx, self.lake, &work, t, filter_returns(b, |r| only.contains(r))?).await?;

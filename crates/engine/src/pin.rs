@@ -61,6 +61,9 @@ pub struct Part {
     pub year: i32,
     /// Lake key of the part's Parquet file.
     pub key: String,
+    /// Its size in bytes and its rows, so a scan needs neither list nor stat it.
+    pub size: u64,
+    pub rows: u64,
 }
 
 /// What a pin built and what it reused.
@@ -75,7 +78,7 @@ pub struct Made {
 }
 
 /// Layout of snapshots and parts; part of every id, so a change of layout never reuses an old one.
-const LAYOUT: &str = "parts/4";
+const LAYOUT: &str = "parts/5";
 /// A part whose versions average at least this many bytes reads them in place.
 const READ_IN_PLACE: u64 = 16 << 10;
 
@@ -87,8 +90,9 @@ fn id_of(keys: &[&str]) -> String {
 #[derive(Debug, Serialize, Deserialize)]
 struct PartIndex {
     /// The versions are read where intake stored them: no Parquet part was written.
-    #[serde(default)]
     in_place: bool,
+    /// Bytes of the part's own file (0 when read in place).
+    size: u64,
     inputs: Vec<Input>,
 }
 
@@ -96,9 +100,12 @@ impl PartIndex {
     /// The files a run reads for this part: the part's own file, or its versions read in place.
     fn files(&self, dataset: &str, year: i32, key: &str) -> Vec<Part> {
         if self.in_place {
-            self.inputs.iter().map(|i| Part { dataset: dataset.to_string(), year, key: i.key.clone() }).collect()
+            let part =
+                |i: &Input| Part { dataset: dataset.to_string(), year, key: i.key.clone(), size: i.size, rows: i.rows };
+            self.inputs.iter().map(part).collect()
         } else {
-            vec![Part { dataset: dataset.to_string(), year, key: key.to_string() }]
+            let rows = self.inputs.iter().map(|i| i.rows).sum();
+            vec![Part { dataset: dataset.to_string(), year, key: key.to_string(), size: self.size, rows }]
         }
     }
 }
@@ -306,10 +313,13 @@ async fn part(
         };
         inputs.push(input(&v, sha, bytes.len() as u64, rows, &md));
     }
+    let mut size = 0;
     if let Some(w) = writer {
-        lake.put(&key, Bytes::from(w.into_inner()?)).await?;
+        let bytes = w.into_inner()?;
+        size = bytes.len() as u64;
+        lake.put(&key, Bytes::from(bytes)).await?;
     }
-    let index = PartIndex { in_place, inputs };
+    let index = PartIndex { in_place, size, inputs };
     lake.put(&index_key, Bytes::from(serde_json::to_vec(&index)?)).await?;
     Ok((index.files(&dataset, year, &key), index.inputs, true))
 }

@@ -23,7 +23,7 @@ use crate::incremental;
 use crate::output;
 use crate::pin::{self, Snapshot};
 use crate::pipeline::{CYCLE_YEAR, DISCLOSURE_K, Param, Pipeline, StepKind};
-use crate::session::{self, Engine, Local};
+use crate::session::{self, Engine, Local, ScanFile};
 
 /// Options of a run.
 #[derive(Debug, Clone, Default)]
@@ -520,9 +520,13 @@ async fn register_inputs(
     // but that order is not declared to DataFusion: declaring it made
     // DataFusion 55.2 slower here (1.8x, measured).
     for s in schemas.iter() {
-        let urls: Vec<String> =
-            snapshot.parts.iter().filter(|p| p.dataset == s.dataset).map(|p| lake.url(&p.key).to_string()).collect();
-        session::register_parquet_files(ctx, &s.dataset, &urls).await?;
+        let files: Vec<ScanFile> = snapshot
+            .parts
+            .iter()
+            .filter(|p| p.dataset == s.dataset)
+            .map(|p| ScanFile { url: lake.url(&p.key).to_string(), size: p.size, rows: p.rows })
+            .collect();
+        engine.register_files(ctx, &s.dataset, &files).await?;
     }
     let mut aux: Vec<(&str, RecordBatch)> = Vec::new();
     let mut mem = |name: &'static str, cols: Vec<(&str, ArrayRef)>| -> Result<()> {
