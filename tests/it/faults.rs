@@ -29,7 +29,8 @@ impl FaultyStore {
         FaultyStore { inner, allowed, writes: AtomicUsize::new(0), reads: Mutex::new(Vec::new()) }
     }
 
-    /// The reads since the last call, in order: (`get`, `head` or `list`, path or prefix).
+    /// The reads since the last call, in order: (`get` for a whole object,
+    /// `range` for part of one, `head` or `list`; its path or prefix).
     pub fn take_reads(&self) -> Vec<(&'static str, String)> {
         std::mem::take(&mut *self.reads.lock().unwrap())
     }
@@ -74,7 +75,12 @@ impl ObjectStore for FaultyStore {
     }
 
     async fn get_opts(&self, location: &Path, options: GetOptions) -> Result<GetResult> {
-        self.read(if options.head { "head" } else { "get" }, Some(location));
+        let kind = match (options.head, &options.range) {
+            (true, _) => "head",
+            (false, Some(_)) => "range",
+            (false, None) => "get",
+        };
+        self.read(kind, Some(location));
         self.inner.get_opts(location, options).await
     }
 

@@ -153,7 +153,7 @@ async fn decide(
     // Already decided? (An earlier intake stopped after the receipt.)
     if let Some(r) = receipt::read(lake, &member, &name.id).await? {
         if r.sha256 == sha {
-            record(lake, &r, ledger_place).await?;
+            record(lake, &r, ledger_place, None).await?;
             lake.delete(key).await?;
             return Ok(Some(Decision {
                 inbox_key: key.to_string(),
@@ -173,7 +173,7 @@ async fn decide(
         if let Some(r) = receipt::read(lake, &member, &name.id).await?
             && r.sha256 == sha
         {
-            record(lake, &r, ledger_place).await?;
+            record(lake, &r, ledger_place, None).await?;
             lake.delete(key).await?;
             return Ok(None);
         }
@@ -229,6 +229,8 @@ async fn decide(
         }
     }
 
+    // the version this intake wrote, hashed as it was uploaded
+    let mut uploaded = None;
     match (rec.status, validated.schema, report.year) {
         (Status::Accepted, Some(schema), Some(year)) => {
             let mut md = BTreeMap::new();
@@ -246,7 +248,8 @@ async fn decide(
             if !duplicate && !version_written(lake, &stored, &name.id).await? {
                 md.insert(meta::VERSION.to_string(), version.to_string());
                 writer.finish(schema.arrow_schema(), &md)?;
-                upload(lake, &stored, &scratch.path).await?;
+                let (sha256, size) = upload(lake, &stored, &scratch.path).await?;
+                uploaded = Some(ledger::Stored { key: stored.clone(), size, sha256: Some(sha256) });
             }
             rec.version = Some(version);
             rec.duplicate = duplicate;
@@ -275,9 +278,9 @@ async fn decide(
     let receipt_key = layout::receipt_key(&member, &name.id);
     if lake.put_new(&receipt_key, body).await? == Created::AlreadyExists {
         let stored = receipt::read(lake, &member, &name.id).await?;
-        record(lake, stored.as_ref().unwrap_or(&rec), ledger_place).await?;
+        record(lake, stored.as_ref().unwrap_or(&rec), ledger_place, None).await?;
     } else {
-        record(lake, &rec, ledger_place).await?;
+        record(lake, &rec, ledger_place, uploaded).await?;
     }
     lake.delete(key).await?;
     Ok(Some(Decision {
@@ -297,10 +300,16 @@ async fn decide(
 /// Record a decided submission in the intake ledger: its receipt and, when
 /// accepted, its version. Called after both exist and before the inbox
 /// object is removed, so a crash in between is mended by the next intake.
-async fn record(lake: &Lake, r: &Receipt, ledger_place: &mut u64) -> Result<()> {
+/// `uploaded` is the version this intake has just written, hashed as it
+/// went up; any other version (a duplicate's, one an interrupted intake
+/// wrote) is read back and hashed as stored.
+async fn record(lake: &Lake, r: &Receipt, ledger_place: &mut u64, uploaded: Option<ledger::Stored>) -> Result<()> {
     let mut entry = ledger::Entry { filed: vec![receipt::Filed::from(r.clone())], ..ledger::Entry::default() };
     if let (Status::Accepted, Some(key)) = (r.status, &r.stored_as) {
-        // read back as stored (for a duplicate, the version already there)
+        if let Some(u) = uploaded.filter(|u| &u.key == key) {
+            entry.accepted.push(u);
+            return ledger::append(lake, entry, ledger_place).await.map(|_| ());
+        }
         let Some((sha256, size)) = hash_object(lake, &lake.path(key)).await? else {
             return Err(StoreError::Invalid(format!("{key}: the accepted version is gone from the lake")));
         };
@@ -381,29 +390,39 @@ pub(crate) const MULTIPART_FROM: u64 = 16 * 1024 * 1024;
 pub(crate) const PART: usize = 8 * 1024 * 1024;
 
 /// Upload a local file to a lake key: one put, or a multipart upload for
-/// large files (memory bounded by a few parts).
-pub async fn upload(lake: &Lake, key: &str, file: &std::path::Path) -> Result<()> {
+/// large files (memory bounded by a few parts). Returns the sha256 and size
+/// of the bytes sent, hashed on the way (the ledger records them, so the
+/// version need not be read back).
+pub async fn upload(lake: &Lake, key: &str, file: &std::path::Path) -> Result<(String, u64)> {
+    use sha2::Digest;
     use tokio::io::AsyncReadExt;
     let io = |source: std::io::Error| StoreError::Invalid(format!("{}: {source}", file.display()));
     let size = tokio::fs::metadata(file).await.map_err(io)?.len();
+    let mut hasher = sha2::Sha256::new();
     if size <= MULTIPART_FROM {
         let bytes = tokio::fs::read(file).await.map_err(io)?;
-        return lake.put(key, Bytes::from(bytes)).await;
+        hasher.update(&bytes);
+        let size = bytes.len() as u64;
+        lake.put(key, Bytes::from(bytes)).await?;
+        return Ok((hex::encode(hasher.finalize()), size));
     }
     let upload = lake.store().put_multipart(&lake.path(key)).await?;
     let mut parts = object_store::WriteMultipart::new_with_chunk_size(upload, PART);
     let mut f = tokio::fs::File::open(file).await.map_err(io)?;
     let mut buf = vec![0u8; PART];
+    let mut sent = 0u64;
     loop {
         let n = f.read(&mut buf).await.map_err(io)?;
         if n == 0 {
             break;
         }
+        hasher.update(&buf[..n]);
+        sent += n as u64;
         parts.wait_for_capacity(4).await?;
         parts.write(&buf[..n]);
     }
     parts.finish().await?;
-    Ok(())
+    Ok((hex::encode(hasher.finalize()), sent))
 }
 
 /// sha256 and size of an object, streamed; `None` when it is gone.
