@@ -45,7 +45,7 @@ use fedreport_store::Lake;
 use fedreport_store::layout::{self, sha256_hex};
 use fedreport_store::manifest::{Input, StepReuse, Submission};
 
-use crate::error::{EngineError, Result, sql_error};
+use crate::error::{EngineError, Result};
 use crate::output;
 use crate::pipeline::Step;
 use crate::session::{Engine, ScanFile};
@@ -149,6 +149,8 @@ pub struct Scope<'a> {
     pub ids: &'a Ids,
     /// See [`salt`].
     pub salt: &'a str,
+    /// The run's DataFusion partitions (a delta runs in a session of its own, made as the run's).
+    pub partitions: usize,
     /// Read the cache (not on replay or `--cold`).
     pub read_cache: bool,
     /// Write the cache (`--cold` does, a replay leaves it alone).
@@ -229,7 +231,7 @@ impl Scope<'_> {
         let (batch, reuse) = match self.cache_key(step, sql) {
             Some(key) => self.compute(step, file, sql, &key, &now).await?,
             None => {
-                let batch = self.query(step, file, sql).await?;
+                let batch = self.query(self.ctx, step, file, sql).await?;
                 check_rows(step, &batch, &now.keys().cloned().collect::<BTreeSet<Ret>>())?;
                 let why = "a table it reads whole has no content id: every return computed, nothing cached";
                 (batch, StepReuse { cold: Some(why.into()), ..StepReuse::default() })
@@ -249,7 +251,7 @@ impl Scope<'_> {
         let cache_key = layout::step_cache(&step.name, key);
         let cached = if self.read_cache { read_fingerprinted(self.lake, &cache_key).await? } else { None };
         let Some((before, before_fps)) = cached else {
-            let batch = self.query(step, file, sql).await?;
+            let batch = self.query(self.ctx, step, file, sql).await?;
             check_rows(step, &batch, &now.keys().cloned().collect::<BTreeSet<Ret>>())?;
             if self.write_cache {
                 write_fingerprinted(self.lake, &cache_key, &step.name, &batch, now).await?;
@@ -289,48 +291,15 @@ impl Scope<'_> {
         Ok((batch, reuse))
     }
 
-    /// The step's rows for `only`: its SQL run while every table it reads
-    /// per return holds only those returns' rows (swapped in the run's
-    /// session for the while, and put back whatever happens).
+    /// The step's rows for `only`: its SQL run in a session of its own in
+    /// which every table it reads per return holds only those returns' rows
+    /// (the run's session is left as it is: other steps may be reading it).
     async fn delta(&self, step: &Step, file: &str, sql: &str, only: &BTreeSet<Ret>) -> Result<RecordBatch> {
-        let mut saved = Vec::new();
-        let result = match self.swap_in(step, only, &mut saved).await {
-            Ok(()) => self.query(step, file, sql).await,
-            Err(e) => Err(e),
-        };
-        for (t, provider) in saved {
-            self.ctx.deregister_table(t.as_str())?;
-            if let Some(p) = provider {
-                self.ctx.register_table(t.as_str(), p)?;
-            }
-        }
-        result
-    }
-
-    /// The step's SQL over the session as it is, its rows in key order.
-    async fn query(&self, step: &Step, file: &str, sql: &str) -> Result<RecordBatch> {
-        let located = |e: datafusion::error::DataFusionError| sql_error(format!("{}/{file}", self.pipeline_source), &e);
-        let df = self.ctx.sql(sql).await.map_err(located)?;
-        let schema = Arc::new(df.schema().as_arrow().clone());
-        output::finish(schema, &df.collect().await.map_err(located)?, &step.key, &step.name)
-    }
-
-    /// Register the per-return tables `step` reads restricted to `only`, keeping what they replace in `saved`.
-    async fn swap_in(
-        &self,
-        step: &Step,
-        only: &BTreeSet<Ret>,
-        saved: &mut Vec<(String, Option<Arc<dyn datafusion::catalog::TableProvider>>)>,
-    ) -> Result<()> {
-        let ctx = self.ctx;
+        let ctx = self.engine.session(self.lake, crate::session::config(self.partitions)).await?;
         let work = format!("{}delta-{}/", self.work, step.name);
-        for t in step.reads.iter().filter(|t| self.partitioned(t)) {
-            let schema = match ctx.table_provider(t.as_str()).await {
-                Ok(p) => p.schema(),
-                // not a table of the run: the SQL will say so
-                Err(_) => continue,
-            };
-            saved.push((t.clone(), ctx.deregister_table(t.as_str())?));
+        for t in &step.reads {
+            // a table the run does not have: the SQL will say so
+            let Ok(provider) = self.ctx.table_provider(t.as_str()).await else { continue };
             if self.datasets.contains(t) {
                 let files: Vec<ScanFile> = self
                     .inputs
@@ -339,15 +308,22 @@ impl Scope<'_> {
                     .map(|i| ScanFile { url: self.lake.url(&i.key).to_string(), size: i.size, rows: i.rows })
                     .collect();
                 if files.is_empty() {
-                    self.engine.register_batch(ctx, self.lake, &work, t, RecordBatch::new_empty(schema)).await?;
+                    let empty = RecordBatch::new_empty(provider.schema());
+                    self.engine.register_batch(&ctx, self.lake, &work, t, empty).await?;
                 } else {
-                    self.engine.register_files(ctx, t, &files).await?;
+                    self.engine.register_files(&ctx, t, &files).await?;
                 }
             } else if let Some(b) = self.aux.get(t).or_else(|| self.tables.get(t)) {
-                self.engine.register_batch(ctx, self.lake, &work, t, filter_returns(b, |r| only.contains(r))?).await?;
+                let b = if self.partitioned(t) { filter_returns(b, |r| only.contains(r))? } else { b.clone() };
+                self.engine.register_batch(&ctx, self.lake, &work, t, b).await?;
             }
         }
-        Ok(())
+        self.query(&ctx, step, file, sql).await
+    }
+
+    /// The step's SQL over a session, its rows in key order.
+    async fn query(&self, ctx: &SessionContext, step: &Step, file: &str, sql: &str) -> Result<RecordBatch> {
+        crate::session::query(ctx, sql, format!("{}/{file}", self.pipeline_source), &step.key, &step.name).await
     }
 }
 

@@ -16,13 +16,14 @@ use fedreport_contract::Contract;
 use fedreport_store::Lake;
 use fedreport_store::layout::{self, sha256_hex};
 use fedreport_store::manifest::{DisclosureRecord, FileRef, Manifest, Output, Reuse, StepRecord, Submission};
+use futures::{FutureExt, StreamExt};
 
 use crate::disclosure;
-use crate::error::{EngineError, Result, sql_error};
+use crate::error::{EngineError, Result};
 use crate::incremental;
 use crate::output;
 use crate::pin::{self, Snapshot};
-use crate::pipeline::{CYCLE_YEAR, DISCLOSURE_K, Param, Pipeline, StepKind};
+use crate::pipeline::{CYCLE_YEAR, DISCLOSURE_K, Param, Pipeline, Step, StepKind};
 use crate::session::{self, Engine, Local, ScanFile};
 
 /// Options of a run.
@@ -49,9 +50,17 @@ pub struct RunOptions {
 /// Progress of a run, for a progress bar.
 #[derive(Debug, Clone)]
 pub enum Progress {
-    Pinning { done: usize, total: usize },
-    Step { name: String, index: usize, total: usize },
-    Writing { table: String },
+    Pinning {
+        done: usize,
+        total: usize,
+    },
+    /// A step started (`index` steps started before it; steps that do not
+    /// read each other run at the same time, and write their tables as they end).
+    Step {
+        name: String,
+        index: usize,
+        total: usize,
+    },
 }
 
 /// What a run produced.
@@ -274,8 +283,14 @@ struct Execution<'a> {
 }
 
 impl Execution<'_> {
+    /// How many steps of a wave run at once: as many as the session has
+    /// partitions (measured in docs/benchmarks.md).
+    fn steps_at_once(&self) -> usize {
+        std::env::var("FEDREPORT_STEPS_AT_ONCE").ok().and_then(|v| v.parse().ok()).unwrap_or(self.partitions).max(1)
+    }
+
     async fn run(
-        self,
+        mut self,
         params: BTreeMap<String, Param>,
         snapshot: Snapshot,
         submissions: Vec<Submission>,
@@ -298,8 +313,7 @@ impl Execution<'_> {
             async move { lake.put(&key, Bytes::from(text.clone())).await }
         }))
         .await?;
-        let mut timings = self.timings;
-        timings.insert("register".to_string(), t.elapsed().as_millis() as u64);
+        let register_ms = t.elapsed().as_millis() as u64;
         let mut warnings = Vec::new();
         // every step's table (published or not), and the fingerprints of `per_return` steps
         let mut all_tables: BTreeMap<String, RecordBatch> = BTreeMap::new();
@@ -310,125 +324,70 @@ impl Execution<'_> {
             ids.insert(name.clone(), incremental::content_id(&output::parquet(batch, name)?));
         }
         let salt = incremental::salt(&engine.describe(), self.partitions);
-        let mut steps = Vec::new();
-        let mut tables = BTreeMap::new();
-        let mut outputs = Vec::new();
-        let mut disclosure_records = Vec::new();
+        let mut finished: BTreeMap<String, StepDone> = BTreeMap::new();
         let total = pipeline.steps.len();
-        for (index, step) in pipeline.steps.iter().enumerate() {
-            progress(Progress::Step { name: step.name.clone(), index, total });
-            let t = Instant::now();
-            let mut reuse_of_step = None;
-            let mut cached = false;
-            let (batch, file, sha) = match &step.kind {
-                StepKind::Sql { file, text } if step.per_return => {
-                    let scope = incremental::Scope {
-                        engine,
-                        lake,
-                        ctx: &ctx,
-                        work: &work,
-                        pipeline_source: &pipeline.source,
-                        inputs: &snapshot.inputs,
-                        submissions: &submissions,
-                        datasets: &datasets,
-                        aux: &aux,
-                        tables: &all_tables,
-                        fingerprints: &fingerprints,
-                        ids: &ids,
-                        salt: &salt,
-                        read_cache: self.read_cache,
-                        write_cache: self.write_cache,
-                    };
-                    let (batch, fps, reuse) = scope.run(step, file, text).await?;
-                    fingerprints.insert(step.name.clone(), fps);
-                    reuse_of_step = Some(reuse);
-                    (batch, Some(file.clone()), Some(sha256_hex(text.as_bytes())))
-                }
-                StepKind::Sql { file, text } => {
-                    // read from the cache when an earlier run computed it from tables with the same content
-                    let key = incremental::whole_key(step, text, &ids, &salt);
-                    let from_cache = match &key {
-                        Some(key) if self.read_cache => incremental::read_whole(lake, &step.name, key).await?,
-                        _ => None,
-                    };
-                    cached = from_cache.is_some();
-                    let batch = match from_cache {
-                        Some(batch) => batch,
-                        None => {
-                            let located = |e: datafusion::error::DataFusionError| {
-                                sql_error(format!("{}/{file}", pipeline.source), &e)
-                            };
-                            let df = ctx.sql(text).await.map_err(located)?;
-                            let schema = Arc::new(df.schema().as_arrow().clone());
-                            let batches = df.collect().await.map_err(located)?;
-                            let batch = output::finish(schema, &batches, &step.key, &step.name)?;
-                            if let Some(key) = key.as_deref().filter(|_| self.write_cache) {
-                                incremental::write_whole(lake, &step.name, key, &batch).await?;
-                            }
-                            batch
-                        }
-                    };
-                    (batch, Some(file.clone()), Some(sha256_hex(text.as_bytes())))
-                }
-                StepKind::Disclosure(d) => {
-                    let k = int_param(&params, DISCLOSURE_K)?;
-                    let raw = ctx.table(d.input.as_str()).await?;
-                    let schema = Arc::new(raw.schema().as_arrow().clone());
-                    let raw = output::finish(schema, &raw.collect().await?, &step.key, &step.name)?;
-                    let applied = disclosure::apply(&raw, d, k)?;
-                    warnings.extend(applied.warnings);
-                    disclosure_records.push(DisclosureRecord {
-                        table: step.name.clone(),
-                        input: d.input.clone(),
-                        columns: d.columns.clone(),
-                        k,
-                        hidden_cells: applied.hidden_cells,
-                        primary: applied
-                            .primary
-                            .iter()
-                            .map(|(group, unit, column)| fedreport_store::manifest::HiddenCell {
-                                group: *group,
-                                unit: unit.clone(),
-                                column: column.clone(),
-                            })
-                            .collect(),
-                    });
-                    let published = applied.table;
-                    (output::finish(published.schema(), &[published], &step.key, &step.name)?, None, None)
-                }
+        let mut started = 0;
+        // Steps that do not read each other run at the same time, a few at
+        // once: each step's SQL uses every core while it scans, but its
+        // planning, final merge, sorting and writing do not.
+        let t = Instant::now();
+        for wave in waves(&pipeline.steps) {
+            let mut done: Vec<(usize, Result<StepDone>)> = {
+                let shared = Wave {
+                    exec: &self,
+                    ctx: &ctx,
+                    work: &work,
+                    run_id: &run_id,
+                    params: &params,
+                    snapshot: &snapshot,
+                    submissions: &submissions,
+                    datasets: &datasets,
+                    aux: &aux,
+                    tables: &all_tables,
+                    fingerprints: &fingerprints,
+                    ids: &ids,
+                    salt: &salt,
+                };
+                let shared = &shared;
+                futures::stream::iter(wave.into_iter().enumerate())
+                    .map(|(i, step)| {
+                        progress(Progress::Step { name: step.name.clone(), index: started, total });
+                        started += 1;
+                        shared.run(step).map(move |r| (i, r))
+                    })
+                    // the next step starts as soon as any one ends
+                    .buffer_unordered(self.steps_at_once())
+                    .collect()
+                    .await
             };
-            check_unique_key(&batch, &step.key, &step.name, &mut warnings);
-            // its Parquet bytes are its content id, and what it is published as
-            let pq = output::parquet(&batch, &step.name)?;
-            ids.insert(step.name.clone(), incremental::content_id(&pq));
-            engine.register_batch(&ctx, lake, &work, &step.name, batch.clone()).await?;
-            all_tables.insert(step.name.clone(), batch.clone());
-            let millis = t.elapsed().as_millis() as u64;
-            timings.insert(format!("step:{}", step.name), millis);
-            steps.push(StepRecord {
-                name: step.name.clone(),
-                file,
-                sha256: sha,
-                depends_on: step.depends_on.clone(),
-                millis,
-                incremental: reuse_of_step,
-                cached,
-            });
-            if step.publish {
-                progress(Progress::Writing { table: step.name.clone() });
-                let csv = output::csv(&batch)?;
-                let pq_ref = put(lake, &layout::run_table(&run_id, &step.name, "parquet"), pq).await?;
-                let csv_ref = put(lake, &layout::run_table(&run_id, &step.name, "csv"), csv).await?;
-                check_meta(&batch, step)?;
-                outputs.push(Output {
-                    table: step.name.clone(),
-                    rows: batch.num_rows() as u64,
-                    key: step.key.clone(),
-                    parquet: pq_ref,
-                    csv: csv_ref,
-                    meta: step.meta.clone(),
-                });
-                tables.insert(step.name.clone(), batch);
+            // the first failure in the pipeline's order, whichever ended first
+            done.sort_by_key(|(i, _)| *i);
+            for (_, d) in done {
+                let d = d?;
+                ids.insert(d.record.name.clone(), d.id.clone());
+                if let Some(fps) = &d.fingerprints {
+                    fingerprints.insert(d.record.name.clone(), fps.clone());
+                }
+                all_tables.insert(d.record.name.clone(), d.batch.clone());
+                finished.insert(d.record.name.clone(), d);
+            }
+        }
+        // recorded in the pipeline's order, whatever order the steps ended in
+        let mut timings = std::mem::take(&mut self.timings);
+        timings.insert("register".to_string(), register_ms);
+        // the steps' wall time: they overlap, so their own times add up to more
+        timings.insert("steps".to_string(), t.elapsed().as_millis() as u64);
+        let (mut steps, mut tables, mut outputs, mut disclosure_records) =
+            (Vec::new(), BTreeMap::new(), Vec::new(), Vec::new());
+        for step in &pipeline.steps {
+            let d = finished.remove(&step.name).expect("every step ran in one of the waves");
+            timings.insert(format!("step:{}", step.name), d.record.millis);
+            warnings.extend(d.warnings);
+            disclosure_records.extend(d.disclosure);
+            steps.push(d.record);
+            if let Some(o) = d.output {
+                outputs.push(o);
+                tables.insert(step.name.clone(), d.batch);
             }
         }
         let manifest = Manifest {
@@ -458,6 +417,181 @@ impl Execution<'_> {
     }
 }
 
+/// The steps in waves, each step in the first wave after every step it
+/// reads; in the pipeline's order within a wave.
+fn waves(steps: &[Step]) -> Vec<Vec<&Step>> {
+    let mut level: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut out: Vec<Vec<&Step>> = Vec::new();
+    // the steps are in dependency order (`Pipeline::parse`)
+    for s in steps {
+        let l = s.depends_on.iter().filter_map(|d| level.get(d.as_str())).map(|l| l + 1).max().unwrap_or(0);
+        level.insert(&s.name, l);
+        if out.len() <= l {
+            out.resize_with(l + 1, Vec::new);
+        }
+        out[l].push(s);
+    }
+    out
+}
+
+/// What the steps of one wave share: the run, and the tables of the waves before it.
+struct Wave<'a, 'e> {
+    exec: &'a Execution<'e>,
+    ctx: &'a SessionContext,
+    work: &'a str,
+    run_id: &'a str,
+    params: &'a BTreeMap<String, Param>,
+    snapshot: &'a Snapshot,
+    submissions: &'a [Submission],
+    datasets: &'a BTreeSet<String>,
+    aux: &'a BTreeMap<String, RecordBatch>,
+    tables: &'a BTreeMap<String, RecordBatch>,
+    fingerprints: &'a BTreeMap<String, incremental::Fingerprints>,
+    ids: &'a incremental::Ids,
+    salt: &'a str,
+}
+
+/// A step that ran: its table, what the manifest records of it, and what it published.
+struct StepDone {
+    batch: RecordBatch,
+    /// The content id of its table.
+    id: String,
+    /// A `per_return` step's fingerprints.
+    fingerprints: Option<incremental::Fingerprints>,
+    record: StepRecord,
+    output: Option<Output>,
+    warnings: Vec<String>,
+    disclosure: Option<DisclosureRecord>,
+}
+
+impl Wave<'_, '_> {
+    /// Run one step (from the cache where it can), register its table for
+    /// later steps and write it when it is published.
+    async fn run(&self, step: &Step) -> Result<StepDone> {
+        let (exec, ctx) = (self.exec, self.ctx);
+        let (engine, lake, pipeline) = (exec.engine, exec.lake, exec.pipeline);
+        let t = Instant::now();
+        let mut warnings = Vec::new();
+        let (mut reuse_of_step, mut fingerprints, mut disclosure, mut cached) = (None, None, None, false);
+        let (batch, file, sha) = match &step.kind {
+            StepKind::Sql { file, text } if step.per_return => {
+                let scope = incremental::Scope {
+                    engine,
+                    lake,
+                    ctx,
+                    work: self.work,
+                    pipeline_source: &pipeline.source,
+                    inputs: &self.snapshot.inputs,
+                    submissions: self.submissions,
+                    datasets: self.datasets,
+                    aux: self.aux,
+                    tables: self.tables,
+                    fingerprints: self.fingerprints,
+                    ids: self.ids,
+                    salt: self.salt,
+                    partitions: exec.partitions,
+                    read_cache: exec.read_cache,
+                    write_cache: exec.write_cache,
+                };
+                let (batch, fps, reuse) = scope.run(step, file, text).await?;
+                fingerprints = Some(fps);
+                reuse_of_step = Some(reuse);
+                (batch, Some(file.clone()), Some(sha256_hex(text.as_bytes())))
+            }
+            StepKind::Sql { file, text } => {
+                // read from the cache when an earlier run computed it from tables with the same content
+                let key = incremental::whole_key(step, text, self.ids, self.salt);
+                let from_cache = match &key {
+                    Some(key) if exec.read_cache => incremental::read_whole(lake, &step.name, key).await?,
+                    _ => None,
+                };
+                cached = from_cache.is_some();
+                let batch = match from_cache {
+                    Some(batch) => batch,
+                    None => {
+                        let located = format!("{}/{file}", pipeline.source);
+                        let batch = session::query(ctx, text, located, &step.key, &step.name).await?;
+                        if let Some(key) = key.as_deref().filter(|_| exec.write_cache) {
+                            incremental::write_whole(lake, &step.name, key, &batch).await?;
+                        }
+                        batch
+                    }
+                };
+                (batch, Some(file.clone()), Some(sha256_hex(text.as_bytes())))
+            }
+            StepKind::Disclosure(d) => {
+                let k = int_param(self.params, DISCLOSURE_K)?;
+                let raw = session::table_sorted(ctx, &d.input, &step.key, &step.name).await?;
+                let applied = disclosure::apply(&raw, d, k)?;
+                warnings.extend(applied.warnings);
+                disclosure = Some(DisclosureRecord {
+                    table: step.name.clone(),
+                    input: d.input.clone(),
+                    columns: d.columns.clone(),
+                    k,
+                    hidden_cells: applied.hidden_cells,
+                    primary: applied
+                        .primary
+                        .iter()
+                        .map(|(group, unit, column)| fedreport_store::manifest::HiddenCell {
+                            group: *group,
+                            unit: unit.clone(),
+                            column: column.clone(),
+                        })
+                        .collect(),
+                });
+                let published = applied.table;
+                (output::finish(published.schema(), &[published], &step.key, &step.name)?, None, None)
+            }
+        };
+        // its Parquet bytes are its content id, and what it is published as
+        // (encoded off the thread that drives the run, beside the other steps)
+        let (b, key, name, publish) = (batch.clone(), step.key.clone(), step.name.clone(), step.publish);
+        let (repeats, pq, id, csv) = session::joined(
+            tokio::task::spawn_blocking(move || -> Result<_> {
+                let mut repeats = Vec::new();
+                check_unique_key(&b, &key, &name, &mut repeats);
+                let pq = output::parquet(&b, &name)?;
+                let id = incremental::content_id(&pq);
+                let csv = if publish { Some(output::csv(&b)?) } else { None };
+                Ok((repeats, pq, id, csv))
+            })
+            .await,
+        )?;
+        warnings.extend(repeats);
+        engine.register_batch(ctx, lake, self.work, &step.name, batch.clone()).await?;
+        let millis = t.elapsed().as_millis() as u64;
+        let record = StepRecord {
+            name: step.name.clone(),
+            file,
+            sha256: sha,
+            depends_on: step.depends_on.clone(),
+            millis,
+            incremental: reuse_of_step,
+            cached,
+        };
+        let output = if let Some(csv) = csv {
+            check_meta(&batch, step)?;
+            let (pq_key, csv_key) = (
+                layout::run_table(self.run_id, &step.name, "parquet"),
+                layout::run_table(self.run_id, &step.name, "csv"),
+            );
+            let (parquet, csv) = futures::try_join!(put(lake, &pq_key, pq), put(lake, &csv_key, csv))?;
+            Some(Output {
+                table: step.name.clone(),
+                rows: batch.num_rows() as u64,
+                key: step.key.clone(),
+                parquet,
+                csv,
+                meta: step.meta.clone(),
+            })
+        } else {
+            None
+        };
+        Ok(StepDone { batch, id, fingerprints, record, output, warnings, disclosure })
+    }
+}
+
 async fn put(lake: &Lake, key: &str, bytes: Vec<u8>) -> Result<FileRef> {
     let r = FileRef { key: key.to_string(), sha256: sha256_hex(&bytes), bytes: bytes.len() as u64 };
     lake.put(key, Bytes::from(bytes)).await?;
@@ -465,7 +599,7 @@ async fn put(lake: &Lake, key: &str, bytes: Vec<u8>) -> Result<FileRef> {
 }
 
 /// The headings and fractions a step declares must name columns of its table.
-fn check_meta(batch: &RecordBatch, step: &crate::pipeline::Step) -> Result<()> {
+fn check_meta(batch: &RecordBatch, step: &Step) -> Result<()> {
     let schema = batch.schema();
     let named = step.meta.columns.keys().chain(&step.meta.fractions);
     if let Some(c) = named.into_iter().find(|c| schema.index_of(c).is_err()) {
@@ -637,4 +771,40 @@ fn batch_of(cols: Vec<(&str, ArrayRef)>) -> Result<RecordBatch> {
         cols.iter().map(|(n, a)| Field::new(*n, a.data_type().clone(), true)).collect::<Vec<_>>(),
     ));
     Ok(RecordBatch::try_new(schema, cols.into_iter().map(|(_, a)| a).collect())?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_step_runs_in_the_first_wave_after_every_step_it_reads() {
+        let som = Pipeline::load(std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../pipelines/som")))
+            .expect("the SOM pipeline loads");
+        let waves = waves(&som.steps);
+        let wave_of = |name: &str| waves.iter().position(|w| w.iter().any(|s| s.name == name)).expect(name);
+        // every step once, in the pipeline's order within its wave
+        let mut seen: Vec<&str> = waves.iter().flatten().map(|s| s.name.as_str()).collect();
+        assert_eq!(seen.len(), som.steps.len());
+        seen.sort();
+        seen.dedup();
+        assert_eq!(seen.len(), som.steps.len());
+        for w in &waves {
+            let at: Vec<usize> = w.iter().map(|s| som.steps.iter().position(|t| t.name == s.name).unwrap()).collect();
+            assert!(at.windows(2).all(|p| p[0] < p[1]), "pipeline order within a wave");
+        }
+        for s in &som.steps {
+            let own = wave_of(&s.name);
+            // after every step it reads, and in the first such wave
+            assert!(s.depends_on.iter().all(|d| wave_of(d) < own), "{}", s.name);
+            assert_eq!(own, s.depends_on.iter().map(|d| wave_of(d) + 1).max().unwrap_or(0), "{}", s.name);
+        }
+        // the scans of the datasets run together in the first wave
+        for s in
+            ["maritime_by_member", "enforcement_by_member", "cooperation_links", "victims_profile", "victims_counts"]
+        {
+            assert_eq!(wave_of(s), 0, "{s}");
+        }
+        assert!(wave_of("victims_by_member") > wave_of("victims_counts"));
+    }
 }

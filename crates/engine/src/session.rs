@@ -292,6 +292,43 @@ pub fn config(target_partitions: usize) -> SessionConfig {
     }
 }
 
+/// Run a step's SQL and sort its rows by key ([`output::finish`]), on the
+/// runtime's worker threads: planning, the last stage of the plan and the
+/// sort then run beside the other steps of a wave, not one after another on
+/// the thread that drives the run. `file` names the SQL file in errors.
+pub async fn query(ctx: &SessionContext, sql: &str, file: String, key: &[String], step: &str) -> Result<RecordBatch> {
+    let (ctx, sql, key, step) = (ctx.clone(), sql.to_string(), key.to_vec(), step.to_string());
+    let task = tokio::spawn(async move {
+        let located = |e: datafusion::error::DataFusionError| crate::error::sql_error(file.clone(), &e);
+        let df = ctx.sql(&sql).await.map_err(located)?;
+        let schema = Arc::new(df.schema().as_arrow().clone());
+        let batches = df.collect().await.map_err(located)?;
+        output::finish(schema, &batches, &key, &step)
+    });
+    joined(task.await)
+}
+
+/// A table's rows sorted by key, read on the runtime's worker threads (see [`query`]).
+pub async fn table_sorted(ctx: &SessionContext, table: &str, key: &[String], step: &str) -> Result<RecordBatch> {
+    let (ctx, table, key, step) = (ctx.clone(), table.to_string(), key.to_vec(), step.to_string());
+    let task = tokio::spawn(async move {
+        let df = ctx.table(table.as_str()).await?;
+        let schema = Arc::new(df.schema().as_arrow().clone());
+        output::finish(schema, &df.collect().await?, &key, &step)
+    });
+    joined(task.await)
+}
+
+/// The result of a task this module spawned; its panic goes on as a panic here.
+pub(crate) fn joined<T>(r: std::result::Result<Result<T>, tokio::task::JoinError>) -> Result<T> {
+    match r {
+        Ok(r) => r,
+        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+        // the runtime is shutting down: nothing is left to run the step
+        Err(e) => Err(datafusion::error::DataFusionError::External(Box::new(e)).into()),
+    }
+}
+
 /// Number of cores, the default partitioning.
 pub fn default_partitions() -> usize {
     std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2)

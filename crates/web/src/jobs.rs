@@ -96,7 +96,6 @@ pub async fn start_run(state: &AppState, year: i32, by: &str) -> String {
                         job.doing = format!("computing {name}");
                         (job.done, job.total) = (index, total);
                     }
-                    Progress::Writing { table } => job.doing = format!("writing {table}"),
                 }
                 *dirty = true;
             };

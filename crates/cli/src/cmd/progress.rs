@@ -33,7 +33,6 @@ pub fn run_bar() -> impl FnMut(Progress) {
                 bar.finish_and_clear();
             }
         }
-        Progress::Writing { table } => bar.set_message(format!("writing {table}")),
     }
 }
 
