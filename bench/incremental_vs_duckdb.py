@@ -22,11 +22,12 @@ DuckDB runs the pipeline's own .sql files, in the order the run recorded,
 with the same auxiliary tables, 2 threads; its time is measured inside its
 process from connecting to the last table (its interpreter's start-up is
 not counted), fedreport's as the whole process's wall time. Peak memory is
-each process's maximum resident set. Disclosure control (Rust, not SQL) is
+each process's maximum resident set, as GNU time reports it. Disclosure control (Rust, not SQL) is
 left out on the DuckDB side. Prints medians and ratios, and checks that
 both engines give every table the same number of rows.
 
-Needs `pip install duckdb` and a release build (`cargo build --release`).
+Needs `pip install duckdb`, GNU time (`apt-get install time`, for peak memory) and
+a release build (`cargo build --release`).
 """
 import argparse, json, os, shutil, statistics, subprocess, sys, tempfile, time
 from pathlib import Path
@@ -60,17 +61,13 @@ def duckdb_side(lake, run_dir, threads):
     seconds = time.perf_counter() - t
     counts = {o["table"]: con.execute(f"SELECT COUNT(*) FROM {o['table']}").fetchone()[0]
               for o in manifest["outputs"] if o["table"] != "victims_by_member"}
-    import resource
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({"seconds": seconds, "steps": steps, "counts": counts, "rss": rss}))
+    print(json.dumps({"seconds": seconds, "steps": steps, "counts": counts}))
 
 
 def run_duckdb(lake, run_dir, threads):
-    out = subprocess.run([sys.executable, __file__, "--duckdb-side", str(lake), str(run_dir), str(threads)],
-                         capture_output=True, text=True)
-    if out.returncode != 0:
-        sys.exit(f"the DuckDB side failed:\n{out.stdout}\n{out.stderr}")
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    # its peak from GNU time, as fedreport's (see `run_child`)
+    _, rss, out = run_child([sys.executable, __file__, "--duckdb-side", lake, run_dir, threads])
+    return {**json.loads(out.strip().splitlines()[-1]), "rss": rss}
 
 
 def revise(fed, lake, manifest, n, work):

@@ -6,7 +6,7 @@
 Builds (once, kept in --dir) a synthetic lake with `fedreport demo` (45
 members x 10 years; --scale 180 gives about 10 million case-level rows),
 then, alternating, N times each:
-  * `fedreport run` as a child process (wall time and peak RSS from wait4);
+  * `fedreport run` as a child process (wall time, and peak RSS from GNU time);
   * DuckDB in this process: the pipeline's .sql files in the order the run
     recorded, over the run's compacted snapshot parts (Parquet) and the same
     auxiliary tables (returns, submissions, members, datasets, codelists,
@@ -16,7 +16,7 @@ the DuckDB side. Prints medians, ratios, peak memory and where the time goes,
 and checks both engines agree on every table's row count.
 Needs `pip install duckdb` and a release build (`cargo build --release`).
 """
-import argparse, json, os, statistics, subprocess, sys, time, tomllib, resource
+import argparse, json, os, statistics, subprocess, sys, tempfile, time, tomllib, resource
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -29,14 +29,26 @@ def binary():
     return b
 
 def run_child(cmd):
-    t = time.perf_counter()
-    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(p.pid, 0)
-    wall = time.perf_counter() - t
-    out = p.stdout.read().decode(); err = p.stderr.read().decode()
-    if status != 0:
-        sys.exit(f"{' '.join(map(str, cmd))} failed:\n{out}\n{err}")
-    return wall, usage.ru_maxrss / 1024, out  # MiB (ru_maxrss is KiB on Linux)
+    """Run `cmd`; its wall time, its peak resident memory (MiB) and its output.
+
+    The peak comes from GNU time (`/usr/bin/time`, Debian package `time`), not
+    from this process's `wait4`: Linux carries a parent's peak into a child it
+    forks and execs, so `wait4` would report at least this Python process's
+    own peak (hundreds of MiB after the DuckDB revisions at 50 million rows).
+    `time` is small, so the child it starts inherits almost nothing."""
+    if not os.path.exists("/usr/bin/time"):
+        sys.exit("the benchmarks measure peak memory with GNU time: apt-get install time")
+    with tempfile.NamedTemporaryFile(prefix="fedreport-peak-") as peak:
+        t = time.perf_counter()
+        p = subprocess.Popen(["/usr/bin/time", "-f", "%M", "-o", peak.name, *map(str, cmd)],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        out, err = p.communicate()
+        wall = time.perf_counter() - t
+        out, err = out.decode(), err.decode()
+        if p.returncode != 0:
+            sys.exit(f"{' '.join(map(str, cmd))} failed:\n{out}\n{err}")
+        kib = int(Path(peak.name).read_text().split()[-1])
+    return wall, kib / 1024, out
 
 def latest_manifest(lake):
     runs = sorted((lake / "runs").iterdir(), key=lambda p: p.name)
