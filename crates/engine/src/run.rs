@@ -284,7 +284,8 @@ struct Execution<'a> {
 
 impl Execution<'_> {
     /// How many steps of a wave run at once: as many as the session has
-    /// partitions (measured in docs/benchmarks.md).
+    /// partitions, unless `FEDREPORT_STEPS_AT_ONCE` says otherwise (for
+    /// measuring; docs/benchmarks.md has 1, 2 and 3 on two cores).
     fn steps_at_once(&self) -> usize {
         std::env::var("FEDREPORT_STEPS_AT_ONCE").ok().and_then(|v| v.parse().ok()).unwrap_or(self.partitions).max(1)
     }

@@ -17,7 +17,9 @@ use datafusion::common::Statistics;
 use datafusion::common::stats::Precision;
 use datafusion::datasource::file_format::FileFormat;
 use datafusion::datasource::file_format::options::ReadOptions;
-use datafusion::datasource::listing::{ListingTable, ListingTableConfig, ListingTableUrl, PartitionedFile};
+use datafusion::datasource::listing::{
+    ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl, PartitionedFile,
+};
 use datafusion::datasource::physical_plan::{FileGroup, FileScanConfigBuilder};
 use datafusion::datasource::table_schema::TableSchema;
 use datafusion::datasource::{MemTable, TableProvider, TableType};
@@ -120,16 +122,8 @@ impl PinnedTable {
     /// The table over `files`; its columns are the first file's (as
     /// DataFusion reads them with the session's options, e.g. strings as views).
     pub async fn new(ctx: &SessionContext, name: &str, files: &[ScanFile]) -> Result<Self> {
-        let options =
-            ParquetReadOptions::default().to_listing_options(&ctx.copied_config(), ctx.copied_table_options());
-        let urls =
-            files.iter().map(|f| ListingTableUrl::parse(&f.url)).collect::<datafusion::error::Result<Vec<_>>>()?;
-        let Some(first) = urls.first() else {
-            return Err(crate::error::EngineError::Pipeline {
-                file: name.to_string(),
-                message: "no file to register as this table".into(),
-            });
-        };
+        let (options, urls) = parquet_files(ctx, name, files.iter().map(|f| f.url.as_str()))?;
+        let first = &urls[0];
         let files: Vec<(PartitionedFile, u64)> = urls
             .iter()
             .zip(files)
@@ -250,19 +244,30 @@ pub async fn register_through_lake(
 /// Register Parquet files (full URLs, every one with the same columns) as
 /// one table, as `register_parquet` does for a folder.
 pub async fn register_parquet_files(ctx: &SessionContext, name: &str, urls: &[String]) -> Result<()> {
-    let options = ParquetReadOptions::default().to_listing_options(&ctx.copied_config(), ctx.copied_table_options());
-    let paths = urls.iter().map(ListingTableUrl::parse).collect::<datafusion::error::Result<Vec<_>>>()?;
-    let Some(first) = paths.first() else {
-        return Err(crate::error::EngineError::Pipeline {
-            file: name.to_string(),
-            message: "no file to register as this table".into(),
-        });
-    };
-    let schema = options.infer_schema(&ctx.state(), first).await?;
+    let (options, paths) = parquet_files(ctx, name, urls.iter().map(String::as_str))?;
+    let schema = options.infer_schema(&ctx.state(), &paths[0]).await?;
     let config = ListingTableConfig::new_with_multi_paths(paths).with_listing_options(options).with_schema(schema);
     let table = ListingTable::try_new(config)?.with_cache(ctx.runtime_env().cache_manager.get_file_statistic_cache());
     ctx.register_table(name, Arc::new(table))?;
     Ok(())
+}
+
+/// The session's options for Parquet and the files of table `name`, parsed;
+/// refused when there is none.
+fn parquet_files<'a>(
+    ctx: &SessionContext,
+    name: &str,
+    urls: impl IntoIterator<Item = &'a str>,
+) -> Result<(ListingOptions, Vec<ListingTableUrl>)> {
+    let options = ParquetReadOptions::default().to_listing_options(&ctx.copied_config(), ctx.copied_table_options());
+    let urls = urls.into_iter().map(ListingTableUrl::parse).collect::<datafusion::error::Result<Vec<_>>>()?;
+    if urls.is_empty() {
+        return Err(crate::error::EngineError::Pipeline {
+            file: name.to_string(),
+            message: "no file to register as this table".into(),
+        });
+    }
+    Ok((options, urls))
 }
 
 /// A runtime that can read and write the lake.

@@ -306,14 +306,16 @@ async fn decide(
 async fn record(lake: &Lake, r: &Receipt, ledger_place: &mut u64, uploaded: Option<ledger::Stored>) -> Result<()> {
     let mut entry = ledger::Entry { filed: vec![receipt::Filed::from(r.clone())], ..ledger::Entry::default() };
     if let (Status::Accepted, Some(key)) = (r.status, &r.stored_as) {
-        if let Some(u) = uploaded.filter(|u| &u.key == key) {
-            entry.accepted.push(u);
-            return ledger::append(lake, entry, ledger_place).await.map(|_| ());
-        }
-        let Some((sha256, size)) = hash_object(lake, &lake.path(key)).await? else {
-            return Err(StoreError::Invalid(format!("{key}: the accepted version is gone from the lake")));
+        let stored = match uploaded.filter(|u| &u.key == key) {
+            Some(u) => u,
+            None => {
+                let Some((sha256, size)) = hash_object(lake, &lake.path(key)).await? else {
+                    return Err(StoreError::Invalid(format!("{key}: the accepted version is gone from the lake")));
+                };
+                ledger::Stored { key: key.clone(), size, sha256: Some(sha256) }
+            }
         };
-        entry.accepted.push(ledger::Stored { key: key.clone(), size, sha256: Some(sha256) });
+        entry.accepted.push(stored);
     }
     ledger::append(lake, entry, ledger_place).await.map(|_| ())
 }
