@@ -116,11 +116,11 @@ def main():
             for _ in range(a.runs):
                 w, r, _ = pvd.run_child(local_cmd); m_local, _ = pvd.latest_manifest(lake)
                 res["local_wall"].append(w); res["local_rss"].append(r)
-                res["local"].append(sum(v for k, v in m_local["timings_ms"].items() if k.startswith("step:")) / 1000)
+                res["local"].append(pvd.sql_seconds(m_local))
                 t = time.perf_counter(); pvd.run_duckdb(con, run_dir, manifest); res["duck"].append(time.perf_counter() - t)
                 w, r, _ = pvd.run_child(ballista_cmd); m_bal, _ = pvd.latest_manifest(lake)
                 res["bal_wall"].append(w); res["bal_rss"].append(r)
-                res["bal"].append(sum(v for k, v in m_bal["timings_ms"].items() if k.startswith("step:")) / 1000)
+                res["bal"].append(pvd.sql_seconds(m_bal))
             nodes = cluster.peak()
         finally:
             cluster.stop()
