@@ -260,6 +260,14 @@ fn copy_dir(from: &Path, to: &Path) {
 }
 
 #[test]
+fn steps_at_once_on_worker_threads_give_the_tables_of_a_cold_run_after_every_kind_of_change() {
+    // the command line's runtime: the steps of a wave, their queries and a
+    // delta beside a step scanning the same dataset run on two threads at once
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
+    runtime.block_on(every_kind_of_change(None, None));
+}
+
+#[test]
 fn an_incremental_run_gives_the_tables_of_a_cold_run_after_every_kind_of_change() {
     // the golden returns are small: written again into one file per dataset and year…
     block_on(every_kind_of_change(None, None));

@@ -149,8 +149,6 @@ pub struct Scope<'a> {
     pub ids: &'a Ids,
     /// See [`salt`].
     pub salt: &'a str,
-    /// The run's DataFusion partitions (a delta runs in a session of its own, made as the run's).
-    pub partitions: usize,
     /// Read the cache (not on replay or `--cold`).
     pub read_cache: bool,
     /// Write the cache (`--cold` does, a replay leaves it alone).
@@ -295,7 +293,7 @@ impl Scope<'_> {
     /// which every table it reads per return holds only those returns' rows
     /// (the run's session is left as it is: other steps may be reading it).
     async fn delta(&self, step: &Step, file: &str, sql: &str, only: &BTreeSet<Ret>) -> Result<RecordBatch> {
-        let ctx = self.engine.session(self.lake, crate::session::config(self.partitions)).await?;
+        let ctx = crate::session::fresh(self.ctx);
         let work = format!("{}delta-{}/", self.work, step.name);
         for t in &step.reads {
             // a table the run does not have: the SQL will say so

@@ -16,7 +16,7 @@ use fedreport_contract::Contract;
 use fedreport_store::Lake;
 use fedreport_store::layout::{self, sha256_hex};
 use fedreport_store::manifest::{DisclosureRecord, FileRef, Manifest, Output, Reuse, StepRecord, Submission};
-use futures::{FutureExt, StreamExt};
+use futures::StreamExt;
 
 use crate::disclosure;
 use crate::error::{EngineError, Result};
@@ -333,7 +333,9 @@ impl Execution<'_> {
         // planning, final merge, sorting and writing do not.
         let t = Instant::now();
         for wave in waves(&pipeline.steps) {
-            let mut done: Vec<(usize, Result<StepDone>)> = {
+            // once a step fails, the steps of its wave not yet started are not started
+            let failed = std::sync::atomic::AtomicBool::new(false);
+            let mut done: Vec<(usize, Option<Result<StepDone>>)> = {
                 let shared = Wave {
                     exec: &self,
                     ctx: &ctx,
@@ -349,21 +351,35 @@ impl Execution<'_> {
                     ids: &ids,
                     salt: &salt,
                 };
-                let shared = &shared;
+                let (shared, failed) = (&shared, &failed);
                 futures::stream::iter(wave.into_iter().enumerate())
                     .map(|(i, step)| {
-                        progress(Progress::Step { name: step.name.clone(), index: started, total });
-                        started += 1;
-                        shared.run(step).map(move |r| (i, r))
+                        use std::sync::atomic::Ordering::Relaxed;
+                        let go = !failed.load(Relaxed);
+                        if go {
+                            progress(Progress::Step { name: step.name.clone(), index: started, total });
+                            started += 1;
+                        }
+                        async move {
+                            if !go || failed.load(Relaxed) {
+                                return (i, None);
+                            }
+                            let r = shared.run(step).await;
+                            if r.is_err() {
+                                failed.store(true, Relaxed);
+                            }
+                            (i, Some(r))
+                        }
                     })
                     // the next step starts as soon as any one ends
                     .buffer_unordered(self.steps_at_once())
                     .collect()
                     .await
             };
-            // the first failure in the pipeline's order, whichever ended first
+            // the first failure in the pipeline's order of the steps that ran, whichever ended first
+            // (a step not started is `None`: there is a failure to report)
             done.sort_by_key(|(i, _)| *i);
-            for (_, d) in done {
+            for d in done.into_iter().filter_map(|(_, d)| d) {
                 let d = d?;
                 ids.insert(d.record.name.clone(), d.id.clone());
                 if let Some(fps) = &d.fingerprints {
@@ -490,7 +506,6 @@ impl Wave<'_, '_> {
                     fingerprints: self.fingerprints,
                     ids: self.ids,
                     salt: self.salt,
-                    partitions: exec.partitions,
                     read_cache: exec.read_cache,
                     write_cache: exec.write_cache,
                 };

@@ -12,7 +12,7 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::SchemaRef;
-use datafusion::catalog::Session;
+use datafusion::catalog::{MemoryCatalogProviderList, Session};
 use datafusion::common::Statistics;
 use datafusion::common::stats::Precision;
 use datafusion::datasource::file_format::FileFormat;
@@ -23,6 +23,7 @@ use datafusion::datasource::listing::{
 use datafusion::datasource::physical_plan::{FileGroup, FileScanConfigBuilder};
 use datafusion::datasource::table_schema::TableSchema;
 use datafusion::datasource::{MemTable, TableProvider, TableType};
+use datafusion::execution::SessionStateBuilder;
 use datafusion::execution::object_store::ObjectStoreUrl;
 use datafusion::execution::runtime_env::{RuntimeEnv, RuntimeEnvBuilder};
 use datafusion::logical_expr::{Expr, TableProviderFilterPushDown};
@@ -295,6 +296,19 @@ pub fn config(target_partitions: usize) -> SessionConfig {
     } else {
         config.set_bool("datafusion.execution.parquet.schema_force_view_types", true)
     }
+}
+
+/// A session like `run`'s — its configuration, planner (on Ballista, the
+/// same cluster) and runtime (object stores, footer and statistics caches) —
+/// with none of its tables: for SQL that must see other tables under the
+/// same names while `run`'s session is in use (see `incremental`).
+pub fn fresh(run: &SessionContext) -> SessionContext {
+    let config = run.copied_config().with_create_default_catalog_and_schema(true);
+    let state = SessionStateBuilder::new_from_existing(run.state())
+        .with_config(config)
+        .with_catalog_list(Arc::new(MemoryCatalogProviderList::new()))
+        .build();
+    SessionContext::new_with_state(state)
 }
 
 /// Run a step's SQL and sort its rows by key ([`output::finish`]), on the
