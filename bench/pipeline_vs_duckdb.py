@@ -14,7 +14,8 @@ then, alternating, N times each:
 Disclosure control (victims_by_member) is Rust, not SQL, and is left out of
 the DuckDB side. Prints medians, ratios, peak memory and where the time goes,
 and checks both engines agree on every table's row count.
-Needs `pip install duckdb` and a release build (`cargo build --release`).
+Needs `pip install duckdb`, GNU time (`apt-get install time`, for peak memory)
+and a release build (`cargo build --release`).
 """
 import argparse, json, os, statistics, subprocess, sys, tempfile, time, tomllib, resource
 from pathlib import Path
@@ -36,8 +37,9 @@ def run_child(cmd):
     forks and execs, so `wait4` would report at least this Python process's
     own peak (hundreds of MiB after the DuckDB revisions at 50 million rows).
     `time` is small, so the child it starts inherits almost nothing."""
-    if not os.path.exists("/usr/bin/time"):
-        sys.exit("the benchmarks measure peak memory with GNU time: apt-get install time")
+    gnu = subprocess.run(["/usr/bin/time", "--version"], capture_output=True, text=True) if os.path.exists("/usr/bin/time") else None
+    if gnu is None or "GNU" not in gnu.stdout + gnu.stderr:
+        sys.exit("the benchmarks measure peak memory with GNU time at /usr/bin/time: apt-get install time")
     with tempfile.NamedTemporaryFile(prefix="fedreport-peak-") as peak:
         t = time.perf_counter()
         p = subprocess.Popen(["/usr/bin/time", "-f", "%M", "-o", peak.name, *map(str, cmd)],
@@ -185,7 +187,7 @@ def main():
             continue
         print(f"  {s['name']:<26} {s['millis']:>6}   {med([d[s['name']] for d in dk_steps])*1000:>7.0f}")
     rest = {k: v for k, v in m["timings_ms"].items() if not k.startswith("step:") and k != "steps"}
-    print(f"  outside the SQL (last run): {rest}; writing Parquet+CSV and reading receipts make up the rest of the process time")
+    print(f"  outside the steps (last run): {rest}; the steps' wall time includes writing the published tables (Parquet and CSV), which DuckDB does not do")
     print("\nagreement:", "every table has the same row count in both engines" if not disagreements else "; ".join(disagreements))
     if disagreements:
         sys.exit(1)
