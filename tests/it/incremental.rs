@@ -339,3 +339,37 @@ fn a_step_wrongly_declared_per_return_is_caught() {
         );
     });
 }
+
+#[test]
+fn a_step_named_like_an_input_table_is_refused_by_name() {
+    block_on(async {
+        let dir = tempfile::tempdir().unwrap();
+        let lake = crate::pipeline::build_lake(dir.path(), crate::pipeline::golden_as_submitted()).await;
+        for (name, what) in [("members", "an input table the engine registers"), ("maritime_movements", "a dataset")] {
+            let wrong = tempfile::tempdir().unwrap();
+            copy_dir(&crate::repo().join("pipelines/som"), wrong.path());
+            std::fs::write(wrong.path().join(format!("{name}.sql")), "SELECT code FROM members").unwrap();
+            let toml = std::fs::read_to_string(wrong.path().join("pipeline.toml")).unwrap();
+            let toml = format!("{toml}\n[[steps]]\nname = \"{name}\"\nkey = [\"code\"]\npublish = false\n");
+            std::fs::write(wrong.path().join("pipeline.toml"), toml).unwrap();
+            let pipeline = Pipeline::load(wrong.path()).unwrap();
+            let e =
+                fedreport_engine::run(&lake, crate::contract(), &pipeline, &crate::pipeline::options(2), &mut |_| {})
+                    .await
+                    .unwrap_err()
+                    .to_string();
+            assert!(
+                e.contains("pipeline.toml") && e.contains(&format!("step {name}: '{name}' is the name of {what}")),
+                "{e}"
+            );
+            // refused before any step ran: no run was recorded
+            assert!(
+                !dir.path().join("runs").exists()
+                    || std::fs::read_dir(dir.path().join("runs"))
+                        .unwrap()
+                        .all(|r| { !r.unwrap().path().join("manifest.json").exists() }),
+                "{name}: a run was recorded"
+            );
+        }
+    });
+}

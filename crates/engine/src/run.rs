@@ -307,6 +307,19 @@ impl Execution<'_> {
         let aux =
             register_inputs(engine, &ctx, lake, &work, self.contract, &snapshot, &submissions, &params, year).await?;
         let datasets: BTreeSet<String> = self.contract.schemas().names().map(|n| n.to_string()).collect();
+        // a step's table registered under an input table's name would hide
+        // that table from every later step (but not from a delta, which
+        // registers the inputs it reads afresh): refused before any step runs
+        if let Some(s) = pipeline.steps.iter().find(|s| datasets.contains(&s.name) || aux.contains_key(&s.name)) {
+            let what = if datasets.contains(&s.name) { "a dataset" } else { "an input table the engine registers" };
+            return Err(EngineError::Pipeline {
+                file: "pipeline.toml".into(),
+                message: format!(
+                    "step {}: '{}' is the name of {what}, which later SQL would no longer see; give the step another name",
+                    s.name, s.name
+                ),
+            });
+        }
 
         let folder = layout::run_pipeline(&run_id);
         futures::future::try_join_all(pipeline.files.iter().map(|(name, text)| {
