@@ -11,8 +11,8 @@ use futures::StreamExt;
 use futures::stream::BoxStream;
 use object_store::path::Path;
 use object_store::{
-    CopyOptions, GetOptions, GetResult, ListResult, MultipartUpload, ObjectMeta, ObjectStore, PutMultipartOptions,
-    PutOptions, PutPayload, PutResult, Result,
+    CopyOptions, GetOptions, GetRange, GetResult, ListResult, MultipartUpload, ObjectMeta, ObjectStore,
+    PutMultipartOptions, PutOptions, PutPayload, PutResult, Result,
 };
 
 /// Fails every write after the first `allowed` ones.
@@ -22,17 +22,31 @@ pub struct FaultyStore {
     allowed: usize,
     writes: AtomicUsize,
     reads: Mutex<Vec<(&'static str, String)>>,
+    /// Where each ranged read ended (`None`: at the object's end).
+    ends: Mutex<Vec<(String, Option<u64>)>>,
 }
 
 impl FaultyStore {
     pub fn new(inner: Arc<dyn ObjectStore>, allowed: usize) -> FaultyStore {
-        FaultyStore { inner, allowed, writes: AtomicUsize::new(0), reads: Mutex::new(Vec::new()) }
+        FaultyStore {
+            inner,
+            allowed,
+            writes: AtomicUsize::new(0),
+            reads: Mutex::new(Vec::new()),
+            ends: Mutex::new(Vec::new()),
+        }
     }
 
     /// The reads since the last call, in order: (`get` for a whole object,
     /// `range` for part of one, `head` or `list`; its path or prefix).
     pub fn take_reads(&self) -> Vec<(&'static str, String)> {
         std::mem::take(&mut *self.reads.lock().unwrap())
+    }
+
+    /// The ranged reads since the last call: path, and where the range
+    /// ended (`None` when it was asked to run to the object's end).
+    pub fn take_range_ends(&self) -> Vec<(String, Option<u64>)> {
+        std::mem::take(&mut *self.ends.lock().unwrap())
     }
 
     fn read(&self, kind: &'static str, path: Option<&Path>) {
@@ -81,6 +95,13 @@ impl ObjectStore for FaultyStore {
             (false, None) => "get",
         };
         self.read(kind, Some(location));
+        if let Some(range) = &options.range {
+            let end = match range {
+                GetRange::Bounded(r) => Some(r.end),
+                GetRange::Offset(_) | GetRange::Suffix(_) => None,
+            };
+            self.ends.lock().unwrap().push((location.to_string(), end));
+        }
         self.inner.get_opts(location, options).await
     }
 

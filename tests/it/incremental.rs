@@ -310,6 +310,30 @@ fn a_run_neither_lists_nor_stats_the_versions_it_pinned() {
 }
 
 #[test]
+fn a_cold_run_reads_each_footer_once() {
+    block_on(async {
+        let dir = tempfile::tempdir().unwrap();
+        let lake = crate::pipeline::build_lake(dir.path(), crate::pipeline::golden_as_submitted()).await;
+        let store = Arc::new(FaultyStore::new(lake.store(), usize::MAX));
+        let watched = lake.with_store(store.clone());
+        let som = crate::bali().pipeline.clone();
+        let opts = RunOptions { read_in_place_from: Some(0), ..crate::pipeline::options(2) };
+        let first = run(&watched, &som, &opts).await;
+        // A read that reaches a version's end reads its footer (data pages
+        // end before it). The pin reads each footer with its page index and
+        // hands it to DataFusion, whose statistics and scans then reuse it:
+        // one such read per version, not one by the pin and one by DataFusion.
+        let ends = store.take_range_ends();
+        assert!(first.manifest.inputs.len() >= 20, "{} inputs", first.manifest.inputs.len());
+        for i in &first.manifest.inputs {
+            let footer_reads =
+                ends.iter().filter(|(p, end)| p.ends_with(&i.key) && end.is_none_or(|e| e == i.size)).count();
+            assert_eq!(footer_reads, 1, "{}: footer read {footer_reads} times", i.key);
+        }
+    });
+}
+
+#[test]
 fn a_step_wrongly_declared_per_return_is_caught() {
     block_on(async {
         let dir = tempfile::tempdir().unwrap();

@@ -51,6 +51,20 @@ pub struct Snapshot {
     /// How the parts were come by in this pin (not stored with the snapshot).
     #[serde(skip)]
     pub made: Made,
+    /// The footers this pin read of versions scanned in place (page indexes
+    /// included), for DataFusion's metadata cache: a scan then neither reads
+    /// nor parses them again (see `session::remember_footers`). Not stored.
+    #[serde(skip)]
+    pub footers: Vec<Footer>,
+}
+
+/// A version's parsed footer, read by the pin.
+#[derive(Debug, Clone)]
+pub struct Footer {
+    /// Lake key of the version, and its size in bytes.
+    pub key: String,
+    pub size: u64,
+    pub metadata: Arc<ParquetMetaData>,
 }
 
 /// One (dataset, year) part of a snapshot.
@@ -178,6 +192,7 @@ async fn build(
     {
         progress(total, total);
         snap.made = Made { reused_snapshot: true, built: Vec::new(), reused: snap.parts.len() };
+        snap.footers = Vec::new();
         return Ok(snap);
     }
     // one group per (dataset, year); a dataset with no return gets an empty part, so its table exists
@@ -194,6 +209,7 @@ async fn build(
     let mut made = Made::default();
     let mut inputs = Vec::with_capacity(total);
     let mut parts = Vec::with_capacity(groups.len());
+    let mut footers = Vec::new();
     // parts are independent: one task per core compacts them (decoding and
     // encoding is CPU work), each reading its versions eight at a time
     let expected = expected.map(|e| Arc::new(e.clone()));
@@ -209,7 +225,7 @@ async fn build(
         });
     }
     let mut each = futures::stream::iter(tasks).buffered(crate::session::default_partitions());
-    while let Some((files, part_inputs, built)) = each.try_next().await? {
+    while let Some((files, part_inputs, built, part_footers)) = each.try_next().await? {
         done += part_inputs.len();
         progress(done, total);
         if let Some(p) = files.first() {
@@ -221,8 +237,9 @@ async fn build(
         }
         inputs.extend(part_inputs);
         parts.extend(files);
+        footers.extend(part_footers);
     }
-    let snap = Snapshot { id, inputs, parts, made };
+    let snap = Snapshot { id, inputs, parts, made, footers };
     // The index goes last: a snapshot without it is made again (from its parts).
     lake.put(&index_key, Bytes::from(serde_json::to_vec(&snap)?)).await?;
     Ok(snap)
@@ -230,7 +247,8 @@ async fn build(
 
 /// One part: reused when its index is there (and, on replay, its versions'
 /// sha256 are the pinned ones), else compacted from its versions. Returns
-/// the part, its inputs and whether it was built.
+/// the part, its inputs, whether it was built and the footers it read of
+/// versions read in place.
 #[allow(clippy::too_many_arguments)]
 async fn part(
     lake: Lake,
@@ -241,7 +259,7 @@ async fn part(
     expected: Option<Arc<BTreeMap<String, String>>>,
     fresh: bool,
     in_place_from: u64,
-) -> Result<(Vec<Part>, Vec<Input>, bool)> {
+) -> Result<(Vec<Part>, Vec<Input>, bool, Vec<Footer>)> {
     let lake = &lake;
     let expected = expected.as_deref();
     let part_id = id_of(&group.iter().map(|v| v.key.as_str()).collect::<Vec<_>>());
@@ -253,7 +271,7 @@ async fn part(
         && let Ok(index) = serde_json::from_slice::<PartIndex>(&bytes)
         && index.inputs.len() == group.len()
     {
-        return Ok((index.files(&dataset, year, &key), index.inputs, false));
+        return Ok((index.files(&dataset, year, &key), index.inputs, false, Vec::new()));
     }
     let parquet_schema = ArrowSchemaConverter::new().convert(&arrow_schema)?;
     let bytes = group.iter().map(|v| v.size).sum::<u64>();
@@ -285,13 +303,14 @@ async fn part(
         }
     }))
     .buffered(if trust_recorded { 32 } else { 8 });
-    let mut inputs = Vec::new();
+    let (mut inputs, mut footers) = (Vec::new(), Vec::new());
     while let Some((v, read)) = fetched.try_next().await? {
         let bytes = match read {
             Read::Whole(bytes) => bytes,
             Read::Footer(sha256, metadata) => {
                 let (rows, md) = footer_facts(&metadata, &parquet_schema, &v.key)?;
                 inputs.push(input(&v, sha256, v.size, rows, &md));
+                footers.push(Footer { key: v.key.clone(), size: v.size, metadata: Arc::new(metadata) });
                 continue;
             }
         };
@@ -308,7 +327,12 @@ async fn part(
             });
         }
         let (rows, md) = match &mut writer {
-            None => read_footer(&bytes, &parquet_schema, &v.key)?,
+            None => {
+                let metadata = read_footer(&bytes, &v.key)?;
+                let facts = footer_facts(&metadata, &parquet_schema, &v.key)?;
+                footers.push(Footer { key: v.key.clone(), size: bytes.len() as u64, metadata: Arc::new(metadata) });
+                facts
+            }
             Some(w) => rewrite_rows(&bytes, w, &v.key)?,
         };
         inputs.push(input(&v, sha, bytes.len() as u64, rows, &md));
@@ -321,7 +345,7 @@ async fn part(
     }
     let index = PartIndex { in_place, size, inputs };
     lake.put(&index_key, Bytes::from(serde_json::to_vec(&index)?)).await?;
-    Ok((index.files(&dataset, year, &key), index.inputs, true))
+    Ok((index.files(&dataset, year, &key), index.inputs, true, footers))
 }
 
 /// Footer metadata of a version.
@@ -375,8 +399,9 @@ fn input(v: &VersionInfo, sha256: String, size: u64, rows: u64, md: &BTreeMap<St
     }
 }
 
-/// A version's footer, read from the end of the version (one read, a
-/// second when the footer is larger than the first read).
+/// A version's footer with its page index (as DataFusion's scan reads it),
+/// read from the end of the version: one read, a second when the footer and
+/// the index are larger than the first read.
 async fn footer_of(lake: &Lake, v: &VersionInfo) -> Result<ParquetMetaData> {
     use datafusion::parquet::errors::ParquetError;
     use object_store::ObjectStoreExt;
@@ -385,7 +410,7 @@ async fn footer_of(lake: &Lake, v: &VersionInfo) -> Result<ParquetMetaData> {
     let mut want = v.size.min(64 << 10);
     loop {
         let tail = lake.store().get_range(&path, v.size - want..v.size).await?;
-        let mut reader = ParquetMetaDataReader::new().with_page_index_policy(PageIndexPolicy::Skip);
+        let mut reader = ParquetMetaDataReader::new().with_page_index_policy(PageIndexPolicy::Optional);
         match reader.try_parse_sized(&tail, v.size) {
             Ok(()) => return reader.finish().map_err(|e| bad(format!("it is not a readable Parquet file: {e}"))),
             Err(ParquetError::NeedMoreData(needed)) if (needed as u64) > want && (needed as u64) <= v.size => {
@@ -396,19 +421,11 @@ async fn footer_of(lake: &Lake, v: &VersionInfo) -> Result<ParquetMetaData> {
     }
 }
 
-/// A version read in place: its rows and footer metadata, from its footer.
-/// A version whose columns are not the dataset's is refused by name.
-fn read_footer(
-    bytes: &Bytes,
-    schema: &datafusion::parquet::schema::types::SchemaDescriptor,
-    key: &str,
-) -> Result<(u64, BTreeMap<String, String>)> {
-    let bad = |e: String| EngineError::Input { key: key.to_string(), message: e };
-    let metadata = ParquetMetaDataReader::new()
-        .with_page_index_policy(PageIndexPolicy::Skip)
-        .parse_and_finish(bytes)
-        .map_err(|e| bad(format!("it is not a readable Parquet file: {e}")))?;
-    footer_facts(&metadata, schema, key)
+/// The footer, with its page index, of a version read whole to be scanned in place.
+fn read_footer(bytes: &Bytes, key: &str) -> Result<ParquetMetaData> {
+    ParquetMetaDataReader::new().with_page_index_policy(PageIndexPolicy::Optional).parse_and_finish(bytes).map_err(
+        |e| EngineError::Input { key: key.to_string(), message: format!("it is not a readable Parquet file: {e}") },
+    )
 }
 
 /// A version's rows and footer metadata; refused by name when its columns are not the dataset's.
@@ -487,10 +504,16 @@ mod tests {
         let pinned = || {
             part(lake.clone(), schema(), "enforcement_cases".into(), 2012, group.clone(), None, false, READ_IN_PLACE)
         };
-        let (files, inputs, built) = pinned().await.unwrap();
+        let (files, inputs, built, footers) = pinned().await.unwrap();
         assert!(built);
-        let (again, again_inputs, built) = pinned().await.unwrap();
+        // the footers of the versions scanned in place, page indexes included, for the scan to reuse
+        let in_place: Vec<&str> =
+            files.iter().filter(|f| f.key.starts_with("accepted/")).map(|f| f.key.as_str()).collect();
+        assert_eq!(footers.iter().map(|f| f.key.as_str()).collect::<Vec<_>>(), in_place);
+        assert!(footers.iter().all(|f| f.metadata.offset_index().is_some() && f.metadata.column_index().is_some()));
+        let (again, again_inputs, built, footers) = pinned().await.unwrap();
         assert!(!built, "the second pin reuses the part's index");
+        assert!(footers.is_empty(), "a reused part reads no footer");
         assert_eq!((&again, &again_inputs), (&files, &inputs));
         let (mut batches, mut groups) = (Vec::new(), 0);
         for f in &files {

@@ -678,6 +678,7 @@ async fn register_inputs(
     year: i32,
 ) -> Result<BTreeMap<String, RecordBatch>> {
     let schemas = contract.schemas();
+    session::remember_footers(ctx, lake, &snapshot.footers)?;
     // The snapshot's files: a part's own file, or its versions read in
     // place. They hold rows in (reference_year, reporting_member) order,
     // but that order is not declared to DataFusion: declaring it made
