@@ -310,6 +310,37 @@ fn a_run_neither_lists_nor_stats_the_versions_it_pinned() {
 }
 
 #[test]
+fn a_step_cached_whole_is_not_served_in_another_encoding_when_its_publishing_changes() {
+    block_on(async {
+        let dir = tempfile::tempdir().unwrap();
+        let lake = crate::pipeline::build_lake(dir.path(), crate::pipeline::golden_as_submitted()).await;
+        let som = crate::bali().pipeline.clone();
+        let opts = crate::pipeline::options(2);
+        // the cache keeps a whole step's bytes as the run encoded them:
+        // zstd when published, LZ4 when kept internal
+        let first = run(&lake, &som, &opts).await;
+        let published = first.manifest.output("maritime_regional").unwrap().parquet.clone();
+        let internal = tempfile::tempdir().unwrap();
+        copy_dir(&crate::repo().join("pipelines/som"), internal.path());
+        let toml = std::fs::read_to_string(internal.path().join("pipeline.toml")).unwrap();
+        let toml = toml.replace("name = \"maritime_regional\"\n", "name = \"maritime_regional\"\npublish = false\n");
+        std::fs::write(internal.path().join("pipeline.toml"), toml).unwrap();
+        let internal = Pipeline::load(internal.path()).unwrap();
+        let r = run(&lake, &internal, &opts).await;
+        assert!(r.manifest.output("maritime_regional").is_none(), "kept internal");
+        assert!(!cached(&r, "maritime_regional"), "the published encoding is not taken for the internal one");
+        // published again: computed afresh (the cache holds the internal
+        // bytes now), and published as the first run published it
+        let again = run(&lake, &som, &opts).await;
+        assert!(!cached(&again, "maritime_regional"));
+        assert_eq!(again.manifest.output("maritime_regional").unwrap().parquet.sha256, published.sha256);
+        let once_more = run(&lake, &som, &opts).await;
+        assert!(cached(&once_more, "maritime_regional"));
+        assert_eq!(once_more.manifest.output("maritime_regional").unwrap().parquet.sha256, published.sha256);
+    });
+}
+
+#[test]
 fn a_cold_run_reads_each_footer_once() {
     block_on(async {
         let dir = tempfile::tempdir().unwrap();

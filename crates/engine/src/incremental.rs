@@ -37,9 +37,6 @@ use datafusion::arrow::compute::filter_record_batch;
 use datafusion::arrow::datatypes::{Field, Schema};
 use datafusion::parquet::arrow::ArrowWriter;
 use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-use datafusion::parquet::basic::Compression;
-use datafusion::parquet::file::metadata::KeyValue;
-use datafusion::parquet::file::properties::WriterProperties;
 use datafusion::prelude::SessionContext;
 use fedreport_store::Lake;
 use fedreport_store::layout::{self, sha256_hex};
@@ -63,8 +60,6 @@ pub type Ids = BTreeMap<String, String>;
 const CACHE_LAYOUT: &str = "incremental/2";
 /// Footer metadata of a cached per-return result: its fingerprints, as JSON.
 const FINGERPRINTS: &str = "fedreport.fingerprints";
-/// Footer metadata of a cached whole result: the key it was computed for.
-const KEY: &str = "fedreport.key";
 
 /// What every cache key holds besides a step's own inputs: the engine (and
 /// its DataFusion version), the partitions and the fedreport version.
@@ -97,8 +92,9 @@ pub fn dataset_ids(parts: &[crate::pin::Part], schemas: &fedreport_contract::Sch
 }
 
 /// The content id of a table the run made: the sha256 of its Parquet bytes
-/// (as [`output::parquet`] writes them: equal tables, equal bytes; another
-/// type or a null for an empty string, other bytes).
+/// (as [`output::parquet`] writes a published table and
+/// [`output::internal_parquet`] one kept internal: equal tables, equal
+/// bytes; another type or a null for an empty string, other bytes).
 pub fn content_id(parquet: &[u8]) -> String {
     sha256_hex(parquet)
 }
@@ -107,23 +103,38 @@ pub fn content_id(parquet: &[u8]) -> String {
 /// columns, and the content id of every table it reads; `None` (not cached)
 /// when a table it reads has no id.
 pub fn whole_key(step: &Step, sql: &str, ids: &Ids, salt: &str) -> Option<String> {
-    let mut text = format!("{CACHE_LAYOUT}\n{salt}\nwhole\n{}\n{}\n{sql}\n", step.name, step.key.join(","));
+    // published or not: the cached bytes are encoded as the one or the other (`output`)
+    let publish = if step.publish { "published" } else { "internal" };
+    let mut text = format!("{CACHE_LAYOUT}\n{salt}\nwhole\n{}\n{}\n{publish}\n{sql}\n", step.name, step.key.join(","));
     for t in &step.reads {
         text.push_str(&format!("{t}:{}\n", ids.get(t)?));
     }
     Some(sha256_hex(text.as_bytes()))
 }
 
-/// A step's result an earlier run computed for `key`, if the cache holds it.
-pub async fn read_whole(lake: &Lake, step: &str, key: &str) -> Result<Option<RecordBatch>> {
-    let for_key = |md: &BTreeMap<String, String>| md.get(KEY).map(String::as_str) == Some(key);
-    Ok(read_cache(lake, &layout::step_result(step), for_key).await?.map(|(batch, _)| batch))
+/// A step's result an earlier run computed for `key`, if the cache holds
+/// it: its table, and its Parquet bytes as the step's content id and its
+/// publication are made of, so a step read from the cache is not encoded
+/// again.
+pub async fn read_whole(lake: &Lake, step: &str, key: &str) -> Result<Option<(RecordBatch, Bytes)>> {
+    let Some(stored) = lake.get_opt(&layout::step_result(step)).await? else { return Ok(None) };
+    // the key it was computed for, a newline, then the bytes
+    if stored.len() <= key.len() || !stored.starts_with(key.as_bytes()) || stored[key.len()] != b'\n' {
+        return Ok(None);
+    }
+    let bytes = stored.slice(key.len() + 1..);
+    Ok(decode(bytes.clone()).map(|(batch, _)| (batch, bytes)))
 }
 
-/// Keep a step's result for a later run with the same inputs (one per step: the last).
-pub async fn write_whole(lake: &Lake, step: &str, key: &str, batch: &RecordBatch) -> Result<()> {
-    write_cache(lake, &layout::step_result(step), step, batch, BTreeMap::from([(KEY.to_string(), key.to_string())]))
-        .await
+/// Keep a step's result for a later run with the same inputs (one per step:
+/// the last): `parquet` is its table as its content id is made of.
+pub async fn write_whole(lake: &Lake, step: &str, key: &str, parquet: &[u8]) -> Result<()> {
+    let mut body = Vec::with_capacity(key.len() + 1 + parquet.len());
+    body.extend_from_slice(key.as_bytes());
+    body.push(b'\n');
+    body.extend_from_slice(parquet);
+    lake.put(&layout::step_result(step), Bytes::from(body)).await?;
+    Ok(())
 }
 
 /// What a run knows when it comes to a `per_return` step.
@@ -400,29 +411,28 @@ async fn read_cache(
     accept: impl Fn(&BTreeMap<String, String>) -> bool,
 ) -> Result<Option<(RecordBatch, BTreeMap<String, String>)>> {
     let Some(bytes) = lake.get_opt(key).await? else { return Ok(None) };
-    // an unreadable cache entry is only slower: the step runs cold
-    let read = || -> Option<(RecordBatch, BTreeMap<String, String>)> {
-        let builder = ParquetRecordBatchReaderBuilder::try_new(bytes.clone()).ok()?;
-        let md: BTreeMap<String, String> = builder
-            .metadata()
-            .file_metadata()
-            .key_value_metadata()?
-            .iter()
-            .filter_map(|kv| Some((kv.key.clone(), kv.value.clone()?)))
-            .collect();
-        if !accept(&md) {
-            return None;
-        }
-        let schema = builder.schema().clone();
-        let batches: Vec<RecordBatch> = builder.build().ok()?.collect::<std::result::Result<_, _>>().ok()?;
-        let batch = datafusion::arrow::compute::concat_batches(&schema, &batches).ok()?;
-        // the schema exactly as `output::finish` makes it (no footer metadata in it)
-        let fields: Vec<Field> =
-            schema.fields().iter().map(|f| Field::new(f.name(), f.data_type().clone(), true)).collect();
-        let batch = RecordBatch::try_new(Arc::new(Schema::new(fields)), batch.columns().to_vec()).ok()?;
-        Some((batch, md))
-    };
-    Ok(read())
+    Ok(decode(bytes).filter(|(_, md)| accept(md)))
+}
+
+/// A cached table and its footer metadata; `None` when it cannot be read
+/// (an unreadable cache entry is only slower: the step runs cold).
+fn decode(bytes: Bytes) -> Option<(RecordBatch, BTreeMap<String, String>)> {
+    let builder = ParquetRecordBatchReaderBuilder::try_new(bytes).ok()?;
+    let md: BTreeMap<String, String> = builder
+        .metadata()
+        .file_metadata()
+        .key_value_metadata()?
+        .iter()
+        .filter_map(|kv| Some((kv.key.clone(), kv.value.clone()?)))
+        .collect();
+    let schema = builder.schema().clone();
+    let batches: Vec<RecordBatch> = builder.build().ok()?.collect::<std::result::Result<_, _>>().ok()?;
+    let batch = datafusion::arrow::compute::concat_batches(&schema, &batches).ok()?;
+    // the schema exactly as `output::finish` makes it (no footer metadata in it)
+    let fields: Vec<Field> =
+        schema.fields().iter().map(|f| Field::new(f.name(), f.data_type().clone(), true)).collect();
+    let batch = RecordBatch::try_new(Arc::new(Schema::new(fields)), batch.columns().to_vec()).ok()?;
+    Some((batch, md))
 }
 
 async fn write_cache(
@@ -434,11 +444,7 @@ async fn write_cache(
 ) -> Result<()> {
     md.insert("fedreport.table".to_string(), step.to_string());
     // LZ4: the cache is the engine's own (zstd's context set-up cost more than the compression saved)
-    let props = WriterProperties::builder()
-        .set_compression(Compression::LZ4_RAW)
-        .set_created_by("fedreport".to_string())
-        .set_key_value_metadata(Some(md.into_iter().map(|(k, v)| KeyValue::new(k, v)).collect()))
-        .build();
+    let props = fedreport_contract::canonical::stored_properties(&md);
     let mut w = ArrowWriter::try_new(Vec::new(), batch.schema(), Some(props))?;
     w.write(batch)?;
     lake.put(key, Bytes::from(w.into_inner()?)).await?;

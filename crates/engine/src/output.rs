@@ -8,6 +8,8 @@ use std::sync::Arc;
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, RecordBatch};
 use datafusion::arrow::compute::{SortColumn, SortOptions, cast, concat_batches, lexsort_to_indices, take};
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use datafusion::parquet::arrow::ArrowWriter;
+use fedreport_contract::canonical::stored_properties;
 
 use crate::error::{EngineError, Result};
 
@@ -71,6 +73,17 @@ pub fn parquet(batch: &RecordBatch, table: &str) -> Result<Vec<u8>> {
     let mut md = BTreeMap::new();
     md.insert("fedreport.table".to_string(), table.to_string());
     Ok(fedreport_contract::canonical::parquet_bytes(batch.schema(), std::slice::from_ref(batch), &md)?)
+}
+
+/// The Parquet bytes of a table a run keeps to itself (a step with
+/// `publish = false`, whose bytes serve only as its content id): as
+/// [`parquet`], but LZ4, whose codec costs nothing to set up, where zstd
+/// makes a compression and a decompression context for every column.
+pub fn internal_parquet(batch: &RecordBatch, table: &str) -> Result<Vec<u8>> {
+    let md = BTreeMap::from([("fedreport.table".to_string(), table.to_string())]);
+    let mut w = ArrowWriter::try_new(Vec::new(), batch.schema(), Some(stored_properties(&md)))?;
+    w.write(batch)?;
+    Ok(w.into_inner()?)
 }
 
 /// One cell as CSV text: integers plainly, floats in shortest form, dates

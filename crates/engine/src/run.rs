@@ -109,9 +109,15 @@ pub async fn run(
 ) -> Result<RunOutcome> {
     let params = pipeline.parameters_with(opts.year, &opts.set)?;
     let year = int_param(&params, CYCLE_YEAR)? as i32;
-    // what intake took in: the current versions and every receipt
+    // what intake took in: the current versions and every receipt; beside
+    // it, the audit log is read (and its cache brought up to date) for the
+    // withdrawal of superseded drafts at the end of the run, which then
+    // reads only the events newer than that (without the cache it read
+    // every event there, after the steps). An error is left for the
+    // withdrawal to report.
     let t = Instant::now();
-    let intake = read_intake(lake, year, !opts.cold).await?;
+    let (intake, _) = futures::join!(read_intake(lake, year, !opts.cold), fedreport_store::audit::read(lake));
+    let intake = intake?;
     let ledger_ms = t.elapsed().as_millis() as u64;
     let (submissions, receipts_read, receipts_cached) = (intake.submissions, intake.read, intake.cached);
     let t = Instant::now();
@@ -334,8 +340,9 @@ impl Execution<'_> {
         let mut fingerprints: BTreeMap<String, incremental::Fingerprints> = BTreeMap::new();
         // the content id of every table, which keys the step cache
         let mut ids = incremental::dataset_ids(&snapshot.parts, self.contract.schemas())?;
+        // (encoded only for their ids, so the cheaper way)
         for (name, batch) in &aux {
-            ids.insert(name.clone(), incremental::content_id(&output::parquet(batch, name)?));
+            ids.insert(name.clone(), incremental::content_id(&output::internal_parquet(batch, name)?));
         }
         let salt = incremental::salt(&engine.describe(), self.partitions);
         let mut finished: BTreeMap<String, StepDone> = BTreeMap::new();
@@ -503,6 +510,8 @@ impl Wave<'_, '_> {
         let t = Instant::now();
         let mut warnings = Vec::new();
         let (mut reuse_of_step, mut fingerprints, mut disclosure, mut cached) = (None, None, None, false);
+        // a whole step's bytes when read from the cache, and the cache key to keep it under when computed
+        let (mut encoded, mut keep_as): (Option<Bytes>, Option<String>) = (None, None);
         let (batch, file, sha) = match &step.kind {
             StepKind::Sql { file, text } if step.per_return => {
                 let scope = incremental::Scope {
@@ -536,14 +545,14 @@ impl Wave<'_, '_> {
                 };
                 cached = from_cache.is_some();
                 let batch = match from_cache {
-                    Some(batch) => batch,
+                    Some((batch, bytes)) => {
+                        encoded = Some(bytes);
+                        batch
+                    }
                     None => {
                         let located = format!("{}/{file}", pipeline.source);
-                        let batch = session::query(ctx, text, located, &step.key, &step.name).await?;
-                        if let Some(key) = key.as_deref().filter(|_| exec.write_cache) {
-                            incremental::write_whole(lake, &step.name, key, &batch).await?;
-                        }
-                        batch
+                        keep_as = key.filter(|_| exec.write_cache);
+                        session::query(ctx, text, located, &step.key, &step.name).await?
                     }
                 };
                 (batch, Some(file.clone()), Some(sha256_hex(text.as_bytes())))
@@ -573,14 +582,20 @@ impl Wave<'_, '_> {
                 (output::finish(published.schema(), &[published], &step.key, &step.name)?, None, None)
             }
         };
-        // its Parquet bytes are its content id, and what it is published as
-        // (encoded off the thread that drives the run, beside the other steps)
+        // Its Parquet bytes are its content id, and what it is published as
+        // (a table kept internal is encoded the cheaper way, for its id
+        // only); a table read from the cache comes with them. Encoded off
+        // the thread that drives the run, beside the other steps.
         let (b, key, name, publish) = (batch.clone(), step.key.clone(), step.name.clone(), step.publish);
         let (repeats, pq, id, csv) = session::joined(
             tokio::task::spawn_blocking(move || -> Result<_> {
                 let mut repeats = Vec::new();
                 check_unique_key(&b, &key, &name, &mut repeats);
-                let pq = output::parquet(&b, &name)?;
+                let pq = match encoded {
+                    Some(bytes) => bytes,
+                    None if publish => Bytes::from(output::parquet(&b, &name)?),
+                    None => Bytes::from(output::internal_parquet(&b, &name)?),
+                };
                 let id = incremental::content_id(&pq);
                 let csv = if publish { Some(output::csv(&b)?) } else { None };
                 Ok((repeats, pq, id, csv))
@@ -588,6 +603,9 @@ impl Wave<'_, '_> {
             .await,
         )?;
         warnings.extend(repeats);
+        if let Some(key) = keep_as {
+            incremental::write_whole(lake, &step.name, &key, &pq).await?;
+        }
         engine.register_batch(ctx, lake, self.work, &step.name, batch.clone()).await?;
         let millis = t.elapsed().as_millis() as u64;
         let record = StepRecord {
@@ -605,7 +623,7 @@ impl Wave<'_, '_> {
                 layout::run_table(self.run_id, &step.name, "parquet"),
                 layout::run_table(self.run_id, &step.name, "csv"),
             );
-            let (parquet, csv) = futures::try_join!(put(lake, &pq_key, pq), put(lake, &csv_key, csv))?;
+            let (parquet, csv) = futures::try_join!(put(lake, &pq_key, pq), put(lake, &csv_key, Bytes::from(csv)))?;
             Some(Output {
                 table: step.name.clone(),
                 rows: batch.num_rows() as u64,
@@ -621,9 +639,9 @@ impl Wave<'_, '_> {
     }
 }
 
-async fn put(lake: &Lake, key: &str, bytes: Vec<u8>) -> Result<FileRef> {
+async fn put(lake: &Lake, key: &str, bytes: Bytes) -> Result<FileRef> {
     let r = FileRef { key: key.to_string(), sha256: sha256_hex(&bytes), bytes: bytes.len() as u64 };
-    lake.put(key, Bytes::from(bytes)).await?;
+    lake.put(key, bytes).await?;
     Ok(r)
 }
 

@@ -9,6 +9,7 @@
 //! snapshots/parts/{dataset}/{year}/{part}.json           those versions (written after the part)
 //! snapshots/{id}/inputs.json                              a run's versions and parts (fedreport-engine)
 //! cache/steps/{step}/{key}.parquet                         per-return results of incremental steps
+//! cache/steps/{step}/last                                  the last result of a step cached whole (its key, its Parquet)
 //! cache/receipts.json                                      the receipts earlier runs read
 //! runs/{run_id}/manifest.json                             what a run read, did and wrote
 //! runs/{run_id}/tables/{table}.parquet|csv                published indicator tables
@@ -263,10 +264,11 @@ pub fn step_cache(step: &str, key: &str) -> String {
     format!("{CACHE}steps/{step}/{key}.parquet")
 }
 
-/// The last result of a step cached whole, with the key it was computed
-/// for in its footer (one per step, so the cache does not grow with runs).
+/// The last result of a step cached whole: the key it was computed for, a
+/// newline, and its Parquet bytes as the run published them (one per step,
+/// so the cache does not grow with runs).
 pub fn step_result(step: &str) -> String {
-    format!("{CACHE}steps/{step}/last.parquet")
+    format!("{CACHE}steps/{step}/last")
 }
 
 /// What earlier readers folded the intake ledger into, and up to which entry.
@@ -403,7 +405,7 @@ mod tests {
         assert_eq!(parse_run_manifest("runs/r-1/tables/manifest.json"), None);
         assert_eq!(snapshot_part("d", 2012, "abc"), "snapshots/parts/d/2012/abc.parquet");
         assert_eq!(step_cache("s", "k"), "cache/steps/s/k.parquet");
-        assert_eq!(step_result("s"), "cache/steps/s/last.parquet");
+        assert_eq!(step_result("s"), "cache/steps/s/last");
         assert_eq!(ledger_entry(7), "ledger/000000/000000000007.json");
         assert_eq!(ledger_entry(2345), "ledger/000002/000000002345.json");
         for seq in [1, 999, 1000, 2345, 1_000_001] {
