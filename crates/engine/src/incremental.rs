@@ -383,7 +383,7 @@ fn labels(fps: &Fingerprints) -> BTreeMap<String, &String> {
 }
 
 async fn read_fingerprinted(lake: &Lake, key: &str) -> Result<Option<(RecordBatch, Fingerprints)>> {
-    let Some((batch, md)) = read_cache(lake, key, |_| true).await? else { return Ok(None) };
+    let Some((batch, md)) = read_cache(lake, key).await? else { return Ok(None) };
     // unreadable fingerprints are only slower: the step runs cold
     let parsed = md
         .get(FINGERPRINTS)
@@ -403,15 +403,9 @@ async fn write_fingerprinted(
     write_cache(lake, key, step, batch, md).await
 }
 
-/// A cached table and its footer metadata; `None` when absent, unreadable
-/// or when `accept` refuses its footer (checked before any row is decoded).
-async fn read_cache(
-    lake: &Lake,
-    key: &str,
-    accept: impl Fn(&BTreeMap<String, String>) -> bool,
-) -> Result<Option<(RecordBatch, BTreeMap<String, String>)>> {
-    let Some(bytes) = lake.get_opt(key).await? else { return Ok(None) };
-    Ok(decode(bytes).filter(|(_, md)| accept(md)))
+/// A cached table and its footer metadata; `None` when absent or unreadable.
+async fn read_cache(lake: &Lake, key: &str) -> Result<Option<(RecordBatch, BTreeMap<String, String>)>> {
+    Ok(lake.get_opt(key).await?.and_then(decode))
 }
 
 /// A cached table and its footer metadata; `None` when it cannot be read
