@@ -275,15 +275,21 @@ fn an_incremental_run_gives_the_tables_of_a_cold_run_after_every_kind_of_change(
     block_on(every_kind_of_change(None, Some(0)));
 }
 
+/// The golden lake behind a store that logs what it is asked to read, the
+/// SOM pipeline, and options that read every version where intake stored it.
+async fn watched_lake() -> (tempfile::TempDir, Lake, Arc<FaultyStore>, Pipeline, RunOptions) {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = crate::pipeline::build_lake(dir.path(), crate::pipeline::golden_as_submitted()).await;
+    let store = Arc::new(FaultyStore::new(lake.store(), usize::MAX));
+    let watched = lake.with_store(store.clone());
+    let opts = RunOptions { read_in_place_from: Some(0), ..crate::pipeline::options(2) };
+    (dir, watched, store, crate::bali().pipeline.clone(), opts)
+}
+
 #[test]
 fn a_run_neither_lists_nor_stats_the_versions_it_pinned() {
     block_on(async {
-        let dir = tempfile::tempdir().unwrap();
-        let lake = crate::pipeline::build_lake(dir.path(), crate::pipeline::golden_as_submitted()).await;
-        let store = Arc::new(FaultyStore::new(lake.store(), usize::MAX));
-        let watched = lake.with_store(store.clone());
-        let som = crate::bali().pipeline.clone();
-        let opts = RunOptions { read_in_place_from: Some(0), ..crate::pipeline::options(2) };
+        let (_dir, watched, store, som, opts) = watched_lake().await;
         // what was asked of the versions (under accepted/) and of the parts (snapshots/parts/)
         let asked = |reads: &[(&str, String)], kinds: &[&str]| -> Vec<String> {
             let under = |p: &str| {
@@ -343,12 +349,7 @@ fn a_step_cached_whole_is_not_served_in_another_encoding_when_its_publishing_cha
 #[test]
 fn a_cold_run_reads_each_footer_once() {
     block_on(async {
-        let dir = tempfile::tempdir().unwrap();
-        let lake = crate::pipeline::build_lake(dir.path(), crate::pipeline::golden_as_submitted()).await;
-        let store = Arc::new(FaultyStore::new(lake.store(), usize::MAX));
-        let watched = lake.with_store(store.clone());
-        let som = crate::bali().pipeline.clone();
-        let opts = RunOptions { read_in_place_from: Some(0), ..crate::pipeline::options(2) };
+        let (_dir, watched, store, som, opts) = watched_lake().await;
         let first = run(&watched, &som, &opts).await;
         // A read that reaches a version's end reads its footer (data pages
         // end before it). The pin reads each footer with its page index and
