@@ -9,6 +9,7 @@ mod azure;
 mod ballista;
 mod browser;
 mod cli;
+mod codes;
 mod cycle;
 mod docx;
 mod drafts;

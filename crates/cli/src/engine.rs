@@ -8,7 +8,7 @@ use fedreport_engine::{Engine, Local};
 /// The engine named on the command line.
 pub fn choose(name: &str) -> Result<Arc<dyn Engine>> {
     if name == "local" {
-        return Ok(Arc::new(Local));
+        return Ok(Arc::new(Local::default()));
     }
     if name == "ballista-standalone" || name.starts_with("ballista://") {
         return ballista(name);

@@ -15,6 +15,7 @@
 //! It does not validate returns (`fedreport-contract`) or decide submissions
 //! (`fedreport-store`), and it never renders documents (`fedreport-render`).
 
+pub mod codes;
 pub mod disclosure;
 pub mod error;
 pub mod incremental;

@@ -128,7 +128,7 @@ pub async fn run(
         .await?;
     let pin_ms = t.elapsed().as_millis() as u64;
     let partitions = opts.target_partitions.unwrap_or_else(session::default_partitions);
-    let engine = opts.engine.clone().unwrap_or_else(|| Arc::new(Local));
+    let engine = opts.engine.clone().unwrap_or_else(|| Arc::new(Local::default()));
     let reuse = Reuse {
         snapshot_reused: snapshot.made.reused_snapshot,
         parts_built: snapshot.made.built.clone(),
@@ -180,7 +180,7 @@ pub async fn replay(
     manifest: &Manifest,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<(RunOutcome, Vec<String>)> {
-    replay_on(&Local, lake, contract, manifest, progress).await
+    replay_on(&Local::default(), lake, contract, manifest, progress).await
 }
 
 /// [`replay`] on a chosen engine.
@@ -708,7 +708,10 @@ async fn register_inputs(
             .filter(|p| p.dataset == s.dataset)
             .map(|p| ScanFile { url: lake.url(&p.key).to_string(), size: p.size, rows: p.rows })
             .collect();
-        engine.register_files(ctx, &s.dataset, &files).await?;
+        // columns of closed code lists (and registry members): grouped on as integers
+        let coded: Vec<String> =
+            s.columns.iter().filter(|c| c.values.is_some() || c.codelist.is_some()).map(|c| c.name.clone()).collect();
+        engine.register_dataset(ctx, &s.dataset, &files, &coded).await?;
     }
     let mut aux: Vec<(&str, RecordBatch)> = Vec::new();
     let mut mem = |name: &'static str, cols: Vec<(&str, ArrayRef)>| -> Result<()> {

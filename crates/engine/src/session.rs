@@ -11,7 +11,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use bytes::Bytes;
 use datafusion::arrow::array::RecordBatch;
-use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::arrow::datatypes::{DataType, SchemaRef};
 use datafusion::catalog::{MemoryCatalogProviderList, Session};
 use datafusion::common::Statistics;
 use datafusion::common::stats::Precision;
@@ -35,6 +35,7 @@ use fedreport_store::Lake;
 use futures::{StreamExt, TryStreamExt};
 use tokio::sync::OnceCell;
 
+use crate::codes::{self, Codes, Interner};
 use crate::error::Result;
 use crate::output;
 
@@ -72,6 +73,20 @@ pub trait Engine: Send + Sync + std::fmt::Debug {
         let urls: Vec<String> = files.iter().map(|f| f.url.clone()).collect();
         register_parquet_files(ctx, name, &urls).await
     }
+
+    /// Make a dataset's pinned files readable as one table, as
+    /// [`Engine::register_files`] does; `coded` names its columns of closed
+    /// code lists, which an engine may group on as integers
+    /// ([`crate::codes`]; the local engine does).
+    async fn register_dataset(
+        &self,
+        ctx: &SessionContext,
+        name: &str,
+        files: &[ScanFile],
+        _coded: &[String],
+    ) -> Result<()> {
+        self.register_files(ctx, name, files).await
+    }
 }
 
 /// A Parquet file a run reads, with what the pin knows of it.
@@ -83,9 +98,26 @@ pub struct ScanFile {
     pub rows: u64,
 }
 
-/// DataFusion in this process.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Local;
+/// DataFusion in this process, grouping the datasets' coded columns on
+/// integer codes ([`crate::codes`]) unless made with [`Local::on_strings`].
+#[derive(Debug, Clone, Copy)]
+pub struct Local {
+    group_on_codes: bool,
+}
+
+impl Default for Local {
+    fn default() -> Self {
+        Self { group_on_codes: true }
+    }
+}
+
+impl Local {
+    /// The local engine grouping coded columns as the strings they are: what
+    /// grouping on codes is compared with (it must give the same bytes).
+    pub fn on_strings() -> Self {
+        Self { group_on_codes: false }
+    }
+}
 
 #[async_trait]
 impl Engine for Local {
@@ -94,11 +126,27 @@ impl Engine for Local {
     }
 
     async fn session(&self, lake: &Lake, config: SessionConfig) -> Result<SessionContext> {
-        Ok(SessionContext::new_with_config_rt(config, runtime_for(lake)?))
+        let ctx = SessionContext::new_with_config_rt(config, runtime_for(lake)?);
+        if self.group_on_codes {
+            ctx.add_optimizer_rule(Arc::new(codes::GroupOnCodes));
+        }
+        Ok(ctx)
     }
 
     async fn register_files(&self, ctx: &SessionContext, name: &str, files: &[ScanFile]) -> Result<()> {
         ctx.register_table(name, Arc::new(PinnedTable::new(ctx, name, files).await?))?;
+        Ok(())
+    }
+
+    async fn register_dataset(
+        &self,
+        ctx: &SessionContext,
+        name: &str,
+        files: &[ScanFile],
+        coded: &[String],
+    ) -> Result<()> {
+        let coded = if self.group_on_codes { coded } else { &[] };
+        ctx.register_table(name, Arc::new(PinnedTable::new(ctx, name, files).await?.with_codes(coded)))?;
         Ok(())
     }
 }
@@ -138,6 +186,8 @@ pub struct PinnedTable {
     /// The files and their rows, as pinned.
     files: Vec<(PartitionedFile, u64)>,
     with_statistics: OnceCell<Vec<PartitionedFile>>,
+    /// Its columns that may be grouped on as codes ([`crate::codes`]).
+    codes: Codes,
 }
 
 impl PinnedTable {
@@ -161,7 +211,24 @@ impl PinnedTable {
             store: first.object_store(),
             files,
             with_statistics: OnceCell::new(),
+            codes: Codes::new(),
         })
+    }
+
+    /// The table with `columns` (those of them that are strings) open to
+    /// grouping on codes.
+    pub fn with_codes(mut self, columns: &[String]) -> Self {
+        self.codes = columns
+            .iter()
+            .filter(|c| self.schema.field_with_name(c).is_ok_and(|f| f.data_type() == &DataType::Utf8View))
+            .map(|c| (c.clone(), Arc::new(Interner::new(c))))
+            .collect();
+        self
+    }
+
+    /// Its columns that may be grouped on as codes, with their codes.
+    pub fn codes(&self) -> &Codes {
+        &self.codes
     }
 
     /// The files with their statistics, gathered at the first scan (a run
@@ -192,12 +259,51 @@ impl PinnedTable {
         Ok(gathered.await?.as_slice())
     }
 
-    /// The files in `n` groups, with the statistics of each group and of the whole.
-    async fn groups(&self, state: &dyn Session) -> datafusion::error::Result<(Vec<FileGroup>, Statistics)> {
-        let files = self.files(state).await?.to_vec();
+    /// The files in `n` groups, with the statistics of each group and of the
+    /// whole, to be read with `schema` (the table's, or [`Self::scan_as`]'s
+    /// with the `coded` columns as dictionaries).
+    async fn groups(
+        &self,
+        state: &dyn Session,
+        schema: &SchemaRef,
+        coded: &[usize],
+    ) -> datafusion::error::Result<(Vec<FileGroup>, Statistics)> {
+        let mut files = self.files(state).await?.to_vec();
+        if !coded.is_empty() {
+            for f in &mut files {
+                // the Parquet reader reads each file's columns with these
+                // types (it checks their names against the file's)
+                f.arrow_schema = Some(Arc::clone(schema));
+                f.statistics = f.statistics.as_ref().map(|s| Arc::new(codes::without_bounds(s, coded)));
+            }
+        }
         let groups = FileGroup::new(files).split_files(state.config().target_partitions().max(1));
         let collect = state.config().collect_statistics();
-        datafusion_datasource::compute_all_files_statistics(groups, Arc::clone(&self.schema), collect, false)
+        datafusion_datasource::compute_all_files_statistics(groups, Arc::clone(schema), collect, false)
+    }
+
+    /// The scan of [`TableProvider::scan`] with the table's columns read as
+    /// `schema` says: the same columns, the `coded` ones as dictionaries of
+    /// strings (for [`codes::CodedTable`]).
+    pub(crate) async fn scan_as(
+        &self,
+        state: &dyn Session,
+        schema: &SchemaRef,
+        coded: &[usize],
+        projection: Option<&Vec<usize>>,
+        limit: Option<usize>,
+    ) -> datafusion::error::Result<Arc<dyn ExecutionPlan>> {
+        // Filters are left to DataFusion, which pushes them into the Parquet
+        // scan as it does for a ListingTable (see supports_filters_pushdown).
+        let (groups, statistics) = self.groups(state, schema, coded).await?;
+        let source = self.format.file_source(TableSchema::from(schema));
+        let config = FileScanConfigBuilder::new(self.store.clone(), source)
+            .with_file_groups(groups)
+            .with_statistics(statistics)
+            .with_projection_indices(projection.cloned())?
+            .with_limit(limit)
+            .build();
+        self.format.create_physical_plan(state, config).await
     }
 }
 
@@ -218,17 +324,7 @@ impl TableProvider for PinnedTable {
         _filters: &[Expr],
         limit: Option<usize>,
     ) -> datafusion::error::Result<Arc<dyn ExecutionPlan>> {
-        // Filters are left to DataFusion, which pushes them into the Parquet
-        // scan as it does for a ListingTable (see supports_filters_pushdown).
-        let (groups, statistics) = self.groups(state).await?;
-        let source = self.format.file_source(TableSchema::from(&self.schema));
-        let config = FileScanConfigBuilder::new(self.store.clone(), source)
-            .with_file_groups(groups)
-            .with_statistics(statistics)
-            .with_projection_indices(projection.cloned())?
-            .with_limit(limit)
-            .build();
-        self.format.create_physical_plan(state, config).await
+        self.scan_as(state, &self.schema, &[], projection, limit).await
     }
 
     fn supports_filters_pushdown(
