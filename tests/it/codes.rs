@@ -127,6 +127,10 @@ fn aggregations_group_on_codes_only_where_the_strings_are_not_needed() {
             assert_eq!(with_codes, with_strings, "{sql}\n{plan}");
             assert!(!strings_plan.contains("CodeExec"), "{strings_plan}");
             let coded = plan.lines().find(|l| l.contains("CodeExec")).unwrap_or_else(|| panic!("no CodeExec:\n{plan}"));
+            if sql.contains("GROUP BY reference_year, reporting_member") {
+                // a key of several columns is grouped on as one code
+                assert!(coded.contains("group_key=[reference_year, reporting_member"), "{coded}");
+            }
             for c in *grouped_on_codes {
                 assert!(coded.contains(c), "{c} should be coded: {coded}\n{sql}");
             }

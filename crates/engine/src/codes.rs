@@ -271,40 +271,84 @@ fn on_codes(aggregate: &Aggregate) -> Result<Option<LogicalPlan>> {
         return Ok(None);
     }
 
+    // a key of several columns, each coded or an integer, is grouped on as one code
+    let schema = table.schema();
+    // (name, column index, codes if coded)
+    type Part = (String, usize, Option<Arc<Interner>>);
+    let key: Option<Vec<Part>> = aggregate
+        .group_expr
+        .iter()
+        .map(|e| match e {
+            Expr::Column(c) if c.relation.as_ref().is_none_or(|r| r == &scan.table_name) => {
+                let i = schema.index_of(&c.name).ok()?;
+                match coded.get(&c.name) {
+                    Some(interner) => Some((c.name.clone(), i, Some(Arc::clone(interner)))),
+                    None if schema.field(i).data_type() == &DataType::Int32 => Some((c.name.clone(), i, None)),
+                    None => None,
+                }
+            }
+            _ => None,
+        })
+        .collect::<Option<Vec<_>>>()
+        .filter(|k| k.len() > 1);
+    let group = key.map(|k| {
+        let indexes = k.iter().map(|(_, i, _)| *i).collect::<Vec<_>>();
+        (indexes, Arc::new(Tuples::new(k.into_iter().map(|(n, _, c)| (n, c)).collect())))
+    });
+
     let recoded = |e: &Expr| recode(e.clone(), &coded);
-    let source = provider_as_source(Arc::new(CodedTable::new(Arc::clone(&provider), table, &coded)?));
+    let coded_table = CodedTable::new(Arc::clone(&provider), table, &coded, group.clone())?;
+    let group_column = Expr::Column(Column::new(Some(scan.table_name.clone()), GROUP));
+    let projection = match (&scan.projection, &group) {
+        (Some(p), Some(_)) => Some(p.iter().copied().chain([schema.fields().len()]).collect()),
+        (p, _) => p.clone(),
+    };
     let filters = scan.filters.iter().map(recoded).collect::<Result<Vec<_>>>()?;
-    let new_scan = TableScanBuilder::new(scan.table_name.clone(), source)
-        .with_projection(scan.projection.clone())
+    let new_scan = TableScanBuilder::new(scan.table_name.clone(), provider_as_source(Arc::new(coded_table)))
+        .with_projection(projection)
         .with_filters(filters)
         .with_fetch(scan.fetch)
         .with_statistics_requests(scan.statistics_requests.clone())
         .build()?;
     let mut input = LogicalPlan::TableScan(new_scan);
     for node in between.iter().rev() {
-        let exprs = node.expressions().iter().map(recoded).collect::<Result<Vec<_>>>()?;
+        let mut exprs = node.expressions().iter().map(recoded).collect::<Result<Vec<_>>>()?;
+        if group.is_some() && matches!(node, LogicalPlan::Projection(_)) {
+            exprs.push(group_column.clone());
+        }
         input = node.with_new_exprs(exprs, vec![input])?;
     }
-    let group = aggregate.group_expr.iter().map(recoded).collect::<Result<Vec<_>>>()?;
+    let keys = match &group {
+        Some(_) => vec![group_column],
+        None => aggregate.group_expr.iter().map(recoded).collect::<Result<Vec<_>>>()?,
+    };
     let aggr = aggregate.aggr_expr.iter().map(recoded).collect::<Result<Vec<_>>>()?;
-    let grouped = Aggregate::try_new(Arc::new(input), group, aggr)?;
+    let grouped = Aggregate::try_new(Arc::new(input), keys, aggr)?;
 
     // the codes back to strings, under the names the SQL planned
     let (before, after) = (aggregate.schema.as_ref(), grouped.schema.clone());
-    if before.fields().len() != after.fields().len() {
+    let (keys_before, keys_after) = (aggregate.group_expr.len(), grouped.group_expr.len());
+    if before.fields().len() - keys_before != after.fields().len() - keys_after {
         return Ok(None);
     }
+    let column = |i: usize| {
+        let (q, f) = after.qualified_field(i);
+        Expr::Column(Column::new(q.cloned(), f.name()))
+    };
     let decoded = (0..before.fields().len())
         .map(|i| {
             let (qualifier, field) = before.qualified_field(i);
-            let (q, f) = after.qualified_field(i);
-            let column = Expr::Column(Column::new(q.cloned(), f.name()));
-            let expr = match aggregate.group_expr.get(i) {
-                Some(Expr::Column(c)) if coded.contains_key(&c.name) => Expr::ScalarFunction(ScalarFunction::new_udf(
-                    Arc::new(Decode::udf(Arc::clone(&coded[&c.name]))),
-                    vec![column],
+            let expr = match (&group, aggregate.group_expr.get(i)) {
+                (Some((_, tuples)), Some(_)) => Expr::ScalarFunction(ScalarFunction::new_udf(
+                    Arc::new(KeyPart::udf(Arc::clone(tuples), i, Arc::clone(field))),
+                    vec![column(0)],
                 )),
-                _ => column,
+                (None, Some(Expr::Column(c))) if coded.contains_key(&c.name) => Expr::ScalarFunction(
+                    ScalarFunction::new_udf(Arc::new(Decode::udf(Arc::clone(&coded[&c.name]))), vec![column(i)]),
+                ),
+                _ if i < keys_before => column(i),
+                // an aggregate's value
+                _ => column(i - keys_before + keys_after),
             };
             expr.alias_qualified(qualifier.cloned(), field.name())
         })
@@ -424,44 +468,250 @@ fn recode(e: Expr, coded: &Codes) -> Result<Expr> {
     .map(|t| t.data)
 }
 
-/// A dataset table with some of its columns as codes (`Int32`).
+/// The name of a coded table's extra column: the code of each row's group
+/// key (all the columns an aggregation groups by, as one integer).
+pub const GROUP: &str = "__fedreport_group";
+
+/// The codes of group keys: each distinct tuple of an aggregation's key
+/// columns (as codes, or the integers they are) gets the next integer.
+#[derive(Debug)]
+pub struct Tuples {
+    /// Each key column's name and codes; `None`: an integer column, kept as it is.
+    parts: Vec<(String, Option<Arc<Interner>>)>,
+    table: RwLock<TupleTable>,
+}
+
+#[derive(Debug, Default)]
+struct TupleTable {
+    codes: HashMap<Vec<Option<i32>>, i32>,
+    keys: Vec<Vec<Option<i32>>>,
+}
+
+impl Tuples {
+    fn new(parts: Vec<(String, Option<Arc<Interner>>)>) -> Self {
+        Self { parts, table: RwLock::default() }
+    }
+
+    fn code(&self, key: Vec<Option<i32>>) -> Result<i32> {
+        if let Some(c) = self.table.read().unwrap_or_else(|e| e.into_inner()).codes.get(&key) {
+            return Ok(*c);
+        }
+        let mut t = self.table.write().unwrap_or_else(|e| e.into_inner());
+        if let Some(c) = t.codes.get(&key) {
+            return Ok(*c);
+        }
+        let Ok(c) = i32::try_from(t.keys.len()) else {
+            return internal_err!("more distinct group keys than codes");
+        };
+        t.keys.push(key.clone());
+        t.codes.insert(key, c);
+        Ok(c)
+    }
+
+    /// Each row's group key code, from its key columns (codes or integers).
+    ///
+    /// Within a batch (rows of one file, mostly of one member and year) the
+    /// key columns take few values, so each row's key is first numbered
+    /// densely within the batch (the offsets of its values from the batch's
+    /// least), and only each distinct key of the batch is looked up; a batch
+    /// whose keys could number more than 65,536 looks each row up.
+    fn encode(&self, columns: &[&Int32Array], rows: usize) -> Result<Int32Array> {
+        const DENSE: u64 = 1 << 16;
+        let mut bounds = Vec::with_capacity(columns.len());
+        let mut span: u64 = 1;
+        for c in columns {
+            let (lo, hi) = c.iter().flatten().fold((i32::MAX, i32::MIN), |(lo, hi), v| (lo.min(v), hi.max(v)));
+            let nulls = u64::from(c.null_count() > 0);
+            let width = if lo > hi { 0 } else { (i64::from(hi) - i64::from(lo) + 1) as u64 } + nulls;
+            bounds.push((lo, nulls, span));
+            span = span.saturating_mul(width.max(1));
+        }
+        let key_of = |row: usize| -> Vec<Option<i32>> {
+            columns.iter().map(|c| c.is_valid(row).then(|| c.value(row))).collect()
+        };
+        let mut out = Vec::with_capacity(rows);
+        if span <= DENSE {
+            // each row's place in the batch's key space, a column at a time
+            let mut slots = vec![0u32; rows];
+            for (c, &(lo, nulls, stride)) in columns.iter().zip(&bounds) {
+                let (lo, nulls, stride) = (i64::from(lo), nulls as i64, stride as i64);
+                match c.nulls() {
+                    None => {
+                        for (s, &v) in slots.iter_mut().zip(c.values().iter()) {
+                            *s += ((i64::from(v) - lo + nulls) * stride) as u32;
+                        }
+                    }
+                    Some(valid) => {
+                        for (row, s) in slots.iter_mut().enumerate() {
+                            if valid.is_valid(row) {
+                                *s += ((i64::from(c.value(row)) - lo + nulls) * stride) as u32;
+                            }
+                        }
+                    }
+                }
+            }
+            let mut known = vec![-1i32; span as usize];
+            for (row, &s) in slots.iter().enumerate() {
+                let mut code = known[s as usize];
+                if code < 0 {
+                    code = self.code(key_of(row))?;
+                    known[s as usize] = code;
+                }
+                out.push(code);
+            }
+        } else {
+            for row in 0..rows {
+                out.push(self.code(key_of(row))?);
+            }
+        }
+        Ok(Int32Array::from(out))
+    }
+}
+
+/// One column of a group key back from the key's code: the projection
+/// [`GroupOnCodes`] puts above an aggregation it moved onto group keys.
+#[derive(Debug)]
+pub struct KeyPart {
+    tuples: Arc<Tuples>,
+    part: usize,
+    field: FieldRef,
+    name: String,
+    signature: Signature,
+}
+
+impl KeyPart {
+    /// The `part`th key column, as `field` says (the type and nullability the SQL planned).
+    pub fn udf(tuples: Arc<Tuples>, part: usize, field: FieldRef) -> ScalarUDF {
+        let name = format!("key_part_{}", tuples.parts.get(part).map(|(n, _)| n.as_str()).unwrap_or_default());
+        ScalarUDF::new_from_impl(Self {
+            tuples,
+            part,
+            field,
+            name,
+            signature: Signature::exact(vec![DataType::Int32], Volatility::Immutable),
+        })
+    }
+
+    fn values(&self, keys: &Int32Array) -> Result<ArrayRef> {
+        let t = self.tuples.table.read().unwrap_or_else(|e| e.into_inner());
+        let mut parts = Vec::with_capacity(keys.len());
+        for k in keys {
+            let part = match k {
+                None => None,
+                Some(k) => match t.keys.get(k as usize) {
+                    Some(key) => key.get(self.part).copied().flatten(),
+                    None => return internal_err!("group key code {k} was never handed out"),
+                },
+            };
+            parts.push(part);
+        }
+        drop(t);
+        let parts = Int32Array::from(parts);
+        Ok(match &self.tuples.parts.get(self.part) {
+            Some((_, Some(interner))) => Arc::new(interner.decode(&parts)?),
+            _ => Arc::new(parts),
+        })
+    }
+}
+
+impl PartialEq for KeyPart {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.tuples, &other.tuples) && self.part == other.part
+    }
+}
+
+impl Eq for KeyPart {}
+
+impl Hash for KeyPart {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        (Arc::as_ptr(&self.tuples) as usize).hash(state);
+        self.part.hash(state);
+    }
+}
+
+impl ScalarUDFImpl for KeyPart {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, _args: &[DataType]) -> Result<DataType> {
+        Ok(self.field.data_type().clone())
+    }
+
+    fn return_field_from_args(&self, _args: ReturnFieldArgs) -> Result<FieldRef> {
+        Ok(Arc::new(Field::new(self.name(), self.field.data_type().clone(), self.field.is_nullable())))
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        match args.args.first() {
+            Some(ColumnarValue::Array(a)) => Ok(ColumnarValue::Array(self.values(a.as_primitive::<Int32Type>())?)),
+            Some(ColumnarValue::Scalar(ScalarValue::Int32(k))) => {
+                let value = self.values(&Int32Array::from(vec![*k]))?;
+                Ok(ColumnarValue::Scalar(ScalarValue::try_from_array(&value, 0)?))
+            }
+            other => internal_err!("{} takes one group key, not {other:?}", self.name),
+        }
+    }
+}
+
+/// A dataset table with some of its columns as codes (`Int32`), and, when
+/// an aggregation groups on a key of several columns, one more column
+/// ([`GROUP`]) with each row's key as one code.
 #[derive(Debug)]
 pub struct CodedTable {
     table: Arc<dyn TableProvider>,
     /// Column index → its codes.
     coded: BTreeMap<usize, Arc<Interner>>,
-    /// The table's columns, the coded ones as codes.
+    /// The key columns' indexes, in the key's order, and the keys' codes.
+    group: Option<(Vec<usize>, Arc<Tuples>)>,
+    /// The table's columns, the coded ones as codes, and the group key.
     schema: SchemaRef,
     /// The table's columns, the coded ones as the scan reads them (dictionaries).
     read: SchemaRef,
 }
 
 impl CodedTable {
-    fn new(table: Arc<dyn TableProvider>, pinned: &PinnedTable, coded: &Codes) -> Result<Self> {
+    fn new(
+        table: Arc<dyn TableProvider>,
+        pinned: &PinnedTable,
+        coded: &Codes,
+        group: Option<(Vec<usize>, Arc<Tuples>)>,
+    ) -> Result<Self> {
         let schema = pinned.schema();
         let mut by_index = BTreeMap::new();
         for (column, interner) in coded {
             by_index.insert(schema.index_of(column)?, Arc::clone(interner));
         }
-        let with = |ty: &DataType| -> SchemaRef {
-            Arc::new(Schema::new_with_metadata(
-                schema
-                    .fields()
-                    .iter()
-                    .enumerate()
-                    .map(|(i, f)| {
-                        if by_index.contains_key(&i) {
-                            Arc::new(f.as_ref().clone().with_data_type(ty.clone()))
-                        } else {
-                            Arc::clone(f)
-                        }
-                    })
-                    .collect::<Vec<_>>(),
-                schema.metadata().clone(),
-            ))
+        let with = |ty: &DataType| -> Vec<FieldRef> {
+            schema
+                .fields()
+                .iter()
+                .enumerate()
+                .map(|(i, f)| {
+                    if by_index.contains_key(&i) {
+                        Arc::new(f.as_ref().clone().with_data_type(ty.clone()))
+                    } else {
+                        Arc::clone(f)
+                    }
+                })
+                .collect()
         };
+        let mut fields = with(&DataType::Int32);
+        if group.is_some() {
+            fields.push(Arc::new(Field::new(GROUP, DataType::Int32, false)));
+        }
         let dictionary = DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8));
-        Ok(Self { schema: with(&DataType::Int32), read: with(&dictionary), coded: by_index, table })
+        Ok(Self {
+            schema: Arc::new(Schema::new_with_metadata(fields, schema.metadata().clone())),
+            read: Arc::new(Schema::new_with_metadata(with(&dictionary), schema.metadata().clone())),
+            coded: by_index,
+            group,
+            table,
+        })
     }
 
     fn pinned(&self) -> Result<&PinnedTable> {
@@ -489,18 +739,34 @@ impl TableProvider for CodedTable {
         _filters: &[Expr],
         limit: Option<usize>,
     ) -> Result<Arc<dyn ExecutionPlan>> {
-        let coded: Vec<usize> = self.coded.keys().copied().collect();
-        let scan = self.pinned()?.scan_as(state, &self.read, &coded, projection, limit).await?;
-        let projected: Vec<usize> = match projection {
+        let columns = self.read.fields().len();
+        let wanted: Vec<usize> = match projection {
             Some(p) => p.clone(),
             None => (0..self.schema.fields().len()).collect(),
         };
-        let coded: Vec<(usize, Arc<Interner>)> =
-            projected.iter().enumerate().filter_map(|(at, i)| self.coded.get(i).map(|c| (at, Arc::clone(c)))).collect();
-        if coded.is_empty() {
-            return Ok(scan);
+        // the file columns to read: those wanted, and the group key's
+        let mut read: Vec<usize> = wanted.iter().copied().filter(|&i| i < columns).collect();
+        if let Some((key, _)) = &self.group {
+            read.extend(key.iter().copied());
         }
-        Ok(Arc::new(CodeExec::new(scan, coded)))
+        read.sort_unstable();
+        read.dedup();
+        let at = |i: usize| read.iter().position(|&r| r == i).unwrap_or_default();
+        let coded: Vec<usize> = self.coded.keys().copied().collect();
+        let scan = self.pinned()?.scan_as(state, &self.read, &coded, Some(&read), limit).await?;
+        let output: Vec<Out> = wanted
+            .iter()
+            .map(|&i| match self.coded.get(&i) {
+                _ if i >= columns => Out::Group,
+                Some(interner) => Out::Code(at(i), Arc::clone(interner)),
+                None => Out::Pass(at(i)),
+            })
+            .collect();
+        let group = self.group.as_ref().map(|(key, tuples)| {
+            let parts = key.iter().map(|&i| (at(i), self.coded.get(&i).cloned())).collect();
+            (parts, Arc::clone(tuples))
+        });
+        Ok(Arc::new(CodeExec::new(scan, output, group, self.schema.project(&wanted)?.into())))
     }
 
     fn supports_filters_pushdown(&self, filters: &[&Expr]) -> Result<Vec<TableProviderFilterPushDown>> {
@@ -509,7 +775,11 @@ impl TableProvider for CodedTable {
 
     fn statistics(&self) -> Option<Statistics> {
         let coded: Vec<usize> = self.coded.keys().copied().collect();
-        self.pinned().ok()?.statistics().map(|s| without_bounds(&s, &coded))
+        let mut stats = without_bounds(&self.pinned().ok()?.statistics()?, &coded);
+        if self.group.is_some() {
+            stats.column_statistics.push(Default::default());
+        }
+        Some(stats)
     }
 }
 
@@ -527,31 +797,32 @@ pub(crate) fn without_bounds(stats: &Statistics, coded: &[usize]) -> Statistics 
     stats
 }
 
-/// Turns the dictionary columns of a coded table's scan into codes.
+/// One output column of a [`CodeExec`].
+#[derive(Debug, Clone)]
+enum Out {
+    /// The scan's column, as it is.
+    Pass(usize),
+    /// The scan's column (a dictionary), as codes.
+    Code(usize, Arc<Interner>),
+    /// The group key's code.
+    Group,
+}
+
+/// A group key: its columns in the scan (with their codes, if coded) and the keys' codes.
+type Key = (Vec<(usize, Option<Arc<Interner>>)>, Arc<Tuples>);
+
+/// Turns the dictionary columns of a coded table's scan into codes, and
+/// the group key's columns into the key's code.
 #[derive(Debug, Clone)]
 pub struct CodeExec {
     input: Arc<dyn ExecutionPlan>,
-    /// Output column index → its codes.
-    coded: Vec<(usize, Arc<Interner>)>,
+    output: Vec<Out>,
+    group: Option<Key>,
     properties: Arc<PlanProperties>,
 }
 
 impl CodeExec {
-    fn new(input: Arc<dyn ExecutionPlan>, coded: Vec<(usize, Arc<Interner>)>) -> Self {
-        let from = input.schema();
-        let fields: Vec<FieldRef> = from
-            .fields()
-            .iter()
-            .enumerate()
-            .map(|(i, f)| {
-                if coded.iter().any(|(at, _)| *at == i) {
-                    Arc::new(f.as_ref().clone().with_data_type(DataType::Int32))
-                } else {
-                    Arc::clone(f)
-                }
-            })
-            .collect();
-        let schema = Arc::new(Schema::new_with_metadata(fields, from.metadata().clone()));
+    fn new(input: Arc<dyn ExecutionPlan>, output: Vec<Out>, group: Option<Key>, schema: SchemaRef) -> Self {
         let p = input.properties();
         let properties = Arc::new(PlanProperties::new(
             EquivalenceProperties::new(schema),
@@ -559,22 +830,66 @@ impl CodeExec {
             p.emission_type,
             p.boundedness,
         ));
-        Self { input, coded, properties }
+        Self { input, output, group, properties }
     }
 
-    fn encode(schema: &SchemaRef, coded: &[(usize, Arc<Interner>)], batch: RecordBatch) -> Result<RecordBatch> {
-        let mut columns = batch.columns().to_vec();
-        for (at, interner) in coded {
-            columns[*at] = interner.encode(&columns[*at])?;
-        }
-        Ok(RecordBatch::try_new(Arc::clone(schema), columns)?)
+    fn encode(&self, batch: RecordBatch) -> Result<RecordBatch> {
+        let mut codes: HashMap<usize, ArrayRef> = HashMap::new();
+        let mut code = |at: usize, interner: &Interner| -> Result<ArrayRef> {
+            if let Some(c) = codes.get(&at) {
+                return Ok(Arc::clone(c));
+            }
+            let c = interner.encode(batch.column(at))?;
+            codes.insert(at, Arc::clone(&c));
+            Ok(c)
+        };
+        let group: Option<ArrayRef> = match &self.group {
+            None => None,
+            Some((parts, tuples)) => {
+                let mut columns = Vec::with_capacity(parts.len());
+                for (at, interner) in parts {
+                    columns.push(match interner {
+                        Some(i) => code(*at, i)?,
+                        None => cast(batch.column(*at), &DataType::Int32)?,
+                    });
+                }
+                let columns: Vec<&Int32Array> = columns.iter().map(|c| c.as_primitive::<Int32Type>()).collect();
+                Some(Arc::new(tuples.encode(&columns, batch.num_rows())?))
+            }
+        };
+        let columns = self
+            .output
+            .iter()
+            .map(|o| match o {
+                Out::Pass(at) => Ok(Arc::clone(batch.column(*at))),
+                Out::Code(at, interner) => code(*at, interner),
+                Out::Group => match &group {
+                    Some(g) => Ok(Arc::clone(g)),
+                    None => internal_err!("a group key column without a group key"),
+                },
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let options = datafusion::arrow::array::RecordBatchOptions::new().with_row_count(Some(batch.num_rows()));
+        Ok(RecordBatch::try_new_with_options(self.schema(), columns, &options)?)
     }
 }
 
 impl DisplayAs for CodeExec {
     fn fmt_as(&self, _t: DisplayFormatType, f: &mut fmt::Formatter) -> fmt::Result {
-        let columns: Vec<&str> = self.coded.iter().map(|(_, i)| i.column()).collect();
-        write!(f, "CodeExec: codes=[{}]", columns.join(", "))
+        let columns: Vec<&str> = self
+            .output
+            .iter()
+            .filter_map(|o| match o {
+                Out::Code(_, i) => Some(i.column()),
+                _ => None,
+            })
+            .collect();
+        write!(f, "CodeExec: codes=[{}]", columns.join(", "))?;
+        if let Some((_, tuples)) = &self.group {
+            let key: Vec<&str> = tuples.parts.iter().map(|(n, _)| n.as_str()).collect();
+            write!(f, ", group_key=[{}]", key.join(", "))?;
+        }
+        Ok(())
     }
 }
 
@@ -613,7 +928,9 @@ impl ExecutionPlan for CodeExec {
         let input = children.swap_remove(0);
         Ok(match options.children_properties {
             ChildrenPropertiesMode::Keep => Arc::new(Self { input, ..Self::clone(&self) }),
-            ChildrenPropertiesMode::Recompute => Arc::new(Self::new(input, self.coded.clone())),
+            ChildrenPropertiesMode::Recompute => {
+                Arc::new(Self::new(input, self.output.clone(), self.group.clone(), self.schema()))
+            }
         })
     }
 
@@ -623,10 +940,9 @@ impl ExecutionPlan for CodeExec {
 
     fn execute(&self, partition: usize, context: Arc<TaskContext>) -> Result<SendableRecordBatchStream> {
         let input = self.input.execute(partition, context)?;
-        let (schema, coded) = (self.schema(), self.coded.clone());
-        let out = Arc::clone(&schema);
-        let batches = input.map(move |b| b.and_then(|b| Self::encode(&out, &coded, b)));
-        Ok(Box::pin(RecordBatchStreamAdapter::new(schema, batches)))
+        let this = self.clone();
+        let batches = input.map(move |b| b.and_then(|b| this.encode(b)));
+        Ok(Box::pin(RecordBatchStreamAdapter::new(self.schema(), batches)))
     }
 
     fn child_stats_requests(&self, partition: Option<usize>) -> Vec<ChildStats> {
@@ -638,11 +954,20 @@ impl ExecutionPlan for CodeExec {
         input_stats: &[Arc<Statistics>],
         _args: &StatisticsArgs,
     ) -> Result<Arc<Statistics>> {
-        match input_stats.first() {
-            // the scan's statistics already leave out the coded columns' bounds
-            Some(s) => Ok(Arc::clone(s)),
-            None => Err(DataFusionError::Internal("CodeExec has one input".into())),
-        }
+        let Some(input) = input_stats.first() else {
+            return Err(DataFusionError::Internal("CodeExec has one input".into()));
+        };
+        // the scan's statistics already leave out the coded columns' bounds
+        let column = |at: &usize| input.column_statistics.get(*at).cloned().unwrap_or_default();
+        let column_statistics = self
+            .output
+            .iter()
+            .map(|o| match o {
+                Out::Pass(at) | Out::Code(at, _) => column(at),
+                Out::Group => Default::default(),
+            })
+            .collect();
+        Ok(Arc::new(Statistics { num_rows: input.num_rows, total_byte_size: Precision::Absent, column_statistics }))
     }
 }
 
@@ -691,5 +1016,36 @@ mod tests {
         i.code("female").unwrap();
         let err = i.decode(&Int32Array::from(vec![0, 7])).unwrap_err().to_string();
         assert!(err.contains("sex") && err.contains('7'), "{err}");
+    }
+
+    fn keys(t: &Tuples, columns: &[&Int32Array]) -> Vec<i32> {
+        t.encode(columns, columns[0].len()).unwrap().values().to_vec()
+    }
+
+    #[test]
+    fn group_keys_are_coded_alike_densely_and_row_by_row() {
+        let member = Arc::new(Interner::new("reporting_member"));
+        let t = Tuples::new(vec![("reference_year".into(), None), ("reporting_member".into(), Some(member))]);
+        // a batch of one year and member, with a null member
+        let (y, m) = (Int32Array::from(vec![2012, 2012, 2012]), Int32Array::from(vec![Some(4), None, Some(4)]));
+        assert_eq!(keys(&t, &[&y, &m]), [0, 1, 0]);
+        // years too far apart for a dense numbering: looked up row by row, same codes
+        let (y, m) = (
+            Int32Array::from(vec![-2_000_000_000, 2012, 2_000_000_000]),
+            Int32Array::from(vec![Some(4), None, Some(4)]),
+        );
+        assert_eq!(keys(&t, &[&y, &m]), [2, 1, 3]);
+        let back = KeyPart::udf(Arc::new(Tuples::new(vec![])), 0, Arc::new(Field::new("x", DataType::Int32, true)));
+        assert_eq!(back.name(), "key_part_");
+        let part = KeyPart {
+            tuples: Arc::new(t),
+            part: 0,
+            field: Arc::new(Field::new("reference_year", DataType::Int32, false)),
+            name: "y".into(),
+            signature: Signature::exact(vec![DataType::Int32], Volatility::Immutable),
+        };
+        let years = part.values(&Int32Array::from(vec![3, 0, 1])).unwrap();
+        assert_eq!(years.as_primitive::<Int32Type>().values().to_vec(), [2_000_000_000, 2012, 2012]);
+        assert!(part.values(&Int32Array::from(vec![9])).is_err(), "a key never handed out");
     }
 }
