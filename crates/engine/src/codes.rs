@@ -32,7 +32,7 @@ use std::sync::{Arc, RwLock};
 use async_trait::async_trait;
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, Int32Array, RecordBatch, StringViewArray, StringViewBuilder};
 use datafusion::arrow::buffer::ScalarBuffer;
-use datafusion::arrow::compute::cast;
+use datafusion::arrow::compute::{cast, max, min};
 use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Int32Type, Schema, SchemaRef};
 use datafusion::catalog::Session;
 use datafusion::common::stats::Precision;
@@ -517,34 +517,45 @@ impl Tuples {
     /// whose keys could number more than 65,536 looks each row up.
     fn encode(&self, columns: &[&Int32Array], rows: usize) -> Result<Int32Array> {
         const DENSE: u64 = 1 << 16;
-        let mut bounds = Vec::with_capacity(columns.len());
+        // the columns that vary within the batch: (column, least value, 1 if it has nulls, stride)
+        let mut varying = Vec::with_capacity(columns.len());
         let mut span: u64 = 1;
         for c in columns {
-            let (lo, hi) = c.iter().flatten().fold((i32::MAX, i32::MIN), |(lo, hi), v| (lo.min(v), hi.max(v)));
             let nulls = u64::from(c.null_count() > 0);
-            let width = if lo > hi { 0 } else { (i64::from(hi) - i64::from(lo) + 1) as u64 } + nulls;
-            bounds.push((lo, nulls, span));
-            span = span.saturating_mul(width.max(1));
+            let width = match (min(*c), max(*c)) {
+                (Some(lo), Some(hi)) => (i64::from(hi) - i64::from(lo) + 1) as u64 + nulls,
+                _ => 1,
+            };
+            if width > 1 {
+                varying.push((*c, min(*c).unwrap_or_default(), nulls, span));
+            }
+            span = span.saturating_mul(width);
         }
         let key_of = |row: usize| -> Vec<Option<i32>> {
             columns.iter().map(|c| c.is_valid(row).then(|| c.value(row))).collect()
         };
+        if span == 1 {
+            // one key for the whole batch (one member, year and value)
+            return Ok(Int32Array::from_value(if rows == 0 { 0 } else { self.code(key_of(0))? }, rows));
+        }
         let mut out = Vec::with_capacity(rows);
         if span <= DENSE {
-            // each row's place in the batch's key space, a column at a time
+            // each row's place in the batch's key space, a column at a time;
+            // below 2^16 every offset, slot and stride fits a u32
             let mut slots = vec![0u32; rows];
-            for (c, &(lo, nulls, stride)) in columns.iter().zip(&bounds) {
-                let (lo, nulls, stride) = (i64::from(lo), nulls as i64, stride as i64);
+            for (c, lo, nulls, stride) in varying {
+                let (nulls, stride) = (nulls as u32, stride as u32);
+                let values = c.values().iter();
                 match c.nulls() {
                     None => {
-                        for (s, &v) in slots.iter_mut().zip(c.values().iter()) {
-                            *s += ((i64::from(v) - lo + nulls) * stride) as u32;
+                        for (s, &v) in slots.iter_mut().zip(values) {
+                            *s += (v.wrapping_sub(lo) as u32 + nulls) * stride;
                         }
                     }
                     Some(valid) => {
-                        for (row, s) in slots.iter_mut().enumerate() {
-                            if valid.is_valid(row) {
-                                *s += ((i64::from(c.value(row)) - lo + nulls) * stride) as u32;
+                        for ((s, &v), ok) in slots.iter_mut().zip(values).zip(valid.iter()) {
+                            if ok {
+                                *s += (v.wrapping_sub(lo) as u32 + nulls) * stride;
                             }
                         }
                     }
@@ -552,12 +563,11 @@ impl Tuples {
             }
             let mut known = vec![-1i32; span as usize];
             for (row, &s) in slots.iter().enumerate() {
-                let mut code = known[s as usize];
-                if code < 0 {
-                    code = self.code(key_of(row))?;
-                    known[s as usize] = code;
+                let code = &mut known[s as usize];
+                if *code < 0 {
+                    *code = self.code(key_of(row))?;
                 }
-                out.push(code);
+                out.push(*code);
             }
         } else {
             for row in 0..rows {
@@ -1029,6 +1039,9 @@ mod tests {
         // a batch of one year and member, with a null member
         let (y, m) = (Int32Array::from(vec![2012, 2012, 2012]), Int32Array::from(vec![Some(4), None, Some(4)]));
         assert_eq!(keys(&t, &[&y, &m]), [0, 1, 0]);
+        // one key for a whole batch
+        let (y, m) = (Int32Array::from(vec![2012, 2012]), Int32Array::from(vec![4, 4]));
+        assert_eq!(keys(&t, &[&y, &m]), [0, 0]);
         // years too far apart for a dense numbering: looked up row by row, same codes
         let (y, m) = (
             Int32Array::from(vec![-2_000_000_000, 2012, 2_000_000_000]),
