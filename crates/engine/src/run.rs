@@ -552,7 +552,12 @@ impl Wave<'_, '_> {
                     None => {
                         let located = format!("{}/{file}", pipeline.source);
                         keep_as = key.filter(|_| exec.write_cache);
-                        session::query(ctx, text, located, &step.key, &step.name).await?
+                        if step.reads.iter().any(|t| self.datasets.contains(t)) {
+                            session::query(ctx, text, located, &step.key, &step.name).await?
+                        } else {
+                            let small = engine.for_small_tables(ctx);
+                            session::query(&small, text, located, &step.key, &step.name).await?
+                        }
                     }
                 };
                 (batch, Some(file.clone()), Some(sha256_hex(text.as_bytes())))

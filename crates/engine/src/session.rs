@@ -65,6 +65,14 @@ pub trait Engine: Send + Sync + std::fmt::Debug {
         Ok(())
     }
 
+    /// The session for a step that reads only small tables (the auxiliary
+    /// inputs and earlier steps' results): `run` itself unless the engine
+    /// plans those better otherwise (the local engine: on one partition,
+    /// see [`one_partition`]).
+    fn for_small_tables(&self, run: &SessionContext) -> SessionContext {
+        run.clone()
+    }
+
     /// Make pinned Parquet files (all with the same columns) readable as one
     /// table. By default through DataFusion's `ListingTable`, which every
     /// engine can ship to its workers; [`Local`] reads them with a
@@ -131,6 +139,10 @@ impl Engine for Local {
             ctx.add_optimizer_rule(Arc::new(codes::GroupOnCodes));
         }
         Ok(ctx)
+    }
+
+    fn for_small_tables(&self, run: &SessionContext) -> SessionContext {
+        one_partition(run)
     }
 
     async fn register_files(&self, ctx: &SessionContext, name: &str, files: &[ScanFile]) -> Result<()> {
@@ -426,6 +438,19 @@ pub fn fresh(run: &SessionContext) -> SessionContext {
         .with_catalog_list(Arc::new(MemoryCatalogProviderList::new()))
         .build();
     SessionContext::new_with_state(state)
+}
+
+/// A session like `run`'s, sharing its tables, that plans with one
+/// partition: for steps over the small tables (the auxiliary inputs and
+/// earlier steps' results, a few thousand rows), where splitting the work
+/// over the cores costs more than it saves (repartitioning, a hash join's
+/// partitions): 10 ms less of a rerun at 10.5 M rows (docs/benchmarks.md).
+/// For the local engine only: on a Ballista cluster a session made so gave
+/// wrong rows (`quality_flags` with rows repeated, on the S3 cluster test).
+pub fn one_partition(run: &SessionContext) -> SessionContext {
+    // the same catalogs: a default catalog made afresh would replace the run's
+    let config = run.copied_config().with_target_partitions(1).with_create_default_catalog_and_schema(false);
+    SessionContext::new_with_state(SessionStateBuilder::new_from_existing(run.state()).with_config(config).build())
 }
 
 /// Run a step's SQL and sort its rows by key ([`output::finish`]), on the
