@@ -9,6 +9,7 @@ use datafusion::arrow::compute::concat_batches;
 use datafusion::arrow::util::pretty::pretty_format_batches;
 use datafusion::physical_plan::displayable;
 use datafusion::prelude::SessionContext;
+use fedreport_engine::codes;
 use fedreport_engine::session::{self, ScanFile};
 use fedreport_engine::{Engine, Local, RunOptions, RunOutcome};
 use fedreport_store::Lake;
@@ -55,9 +56,7 @@ async fn session(lake: &Lake, engine: Local) -> SessionContext {
             .filter(|i| i.dataset == s.dataset)
             .map(|i| ScanFile { url: lake.url(&i.key).to_string(), size: i.size, rows: i.rows })
             .collect();
-        let coded: Vec<String> =
-            s.columns.iter().filter(|c| c.values.is_some() || c.codelist.is_some()).map(|c| c.name.clone()).collect();
-        engine.register_dataset(&ctx, &s.dataset, &files, &coded).await.unwrap();
+        engine.register_dataset(&ctx, &s.dataset, &files, &codes::coded_columns(s)).await.unwrap();
     }
     ctx
 }

@@ -149,6 +149,12 @@ impl Interner {
 /// Each coded column of a dataset table, with its codes.
 pub type Codes = BTreeMap<String, Arc<Interner>>;
 
+/// The columns of `dataset` an engine may group on as codes: those with a
+/// closed code list or a code list (registry members, ISO 3166).
+pub fn coded_columns(dataset: &fedreport_contract::DatasetSchema) -> Vec<String> {
+    dataset.columns.iter().filter(|c| c.values.is_some() || c.codelist.is_some()).map(|c| c.name.clone()).collect()
+}
+
 /// A code back to its string: the projection [`GroupOnCodes`] puts above
 /// an aggregation it moved onto codes.
 #[derive(Debug)]
@@ -530,12 +536,13 @@ impl Tuples {
         let mut span: u64 = 1;
         for c in columns {
             let nulls = u64::from(c.null_count() > 0);
-            let width = match (min(*c), max(*c)) {
-                (Some(lo), Some(hi)) => (i64::from(hi) - i64::from(lo) + 1) as u64 + nulls,
-                _ => 1,
+            let (lo, width) = match (min(*c), max(*c)) {
+                (Some(lo), Some(hi)) => (lo, (i64::from(hi) - i64::from(lo) + 1) as u64 + nulls),
+                // every row null
+                _ => (0, 1),
             };
             if width > 1 {
-                varying.push((*c, min(*c).unwrap_or_default(), nulls, span));
+                varying.push((*c, lo, nulls, span));
             }
             span = span.saturating_mul(width);
         }
@@ -600,14 +607,12 @@ pub struct KeyPart {
 impl KeyPart {
     /// The `part`th key column, as `field` says (the type and nullability the SQL planned).
     pub fn udf(tuples: Arc<Tuples>, part: usize, field: FieldRef) -> ScalarUDF {
+        ScalarUDF::new_from_impl(Self::new(tuples, part, field))
+    }
+
+    fn new(tuples: Arc<Tuples>, part: usize, field: FieldRef) -> Self {
         let name = format!("key_part_{}", tuples.parts.get(part).map(|(n, _)| n.as_str()).unwrap_or_default());
-        ScalarUDF::new_from_impl(Self {
-            tuples,
-            part,
-            field,
-            name,
-            signature: Signature::exact(vec![DataType::Int32], Volatility::Immutable),
-        })
+        Self { tuples, part, field, name, signature: Signature::exact(vec![DataType::Int32], Volatility::Immutable) }
     }
 
     fn values(&self, keys: &Int32Array) -> Result<ArrayRef> {
@@ -1056,15 +1061,7 @@ mod tests {
             Int32Array::from(vec![Some(4), None, Some(4)]),
         );
         assert_eq!(keys(&t, &[&y, &m]), [2, 1, 3]);
-        let back = KeyPart::udf(Arc::new(Tuples::new(vec![])), 0, Arc::new(Field::new("x", DataType::Int32, true)));
-        assert_eq!(back.name(), "key_part_");
-        let part = KeyPart {
-            tuples: Arc::new(t),
-            part: 0,
-            field: Arc::new(Field::new("reference_year", DataType::Int32, false)),
-            name: "y".into(),
-            signature: Signature::exact(vec![DataType::Int32], Volatility::Immutable),
-        };
+        let part = KeyPart::new(Arc::new(t), 0, Arc::new(Field::new("reference_year", DataType::Int32, false)));
         let years = part.values(&Int32Array::from(vec![3, 0, 1])).unwrap();
         assert_eq!(years.as_primitive::<Int32Type>().values().to_vec(), [2_000_000_000, 2012, 2012]);
         assert!(part.values(&Int32Array::from(vec![9])).is_err(), "a key never handed out");

@@ -713,10 +713,7 @@ async fn register_inputs(
             .filter(|p| p.dataset == s.dataset)
             .map(|p| ScanFile { url: lake.url(&p.key).to_string(), size: p.size, rows: p.rows })
             .collect();
-        // columns of closed code lists (and registry members): grouped on as integers
-        let coded: Vec<String> =
-            s.columns.iter().filter(|c| c.values.is_some() || c.codelist.is_some()).map(|c| c.name.clone()).collect();
-        engine.register_dataset(ctx, &s.dataset, &files, &coded).await?;
+        engine.register_dataset(ctx, &s.dataset, &files, &crate::codes::coded_columns(s)).await?;
     }
     let mut aux: Vec<(&str, RecordBatch)> = Vec::new();
     let mut mem = |name: &'static str, cols: Vec<(&str, ArrayRef)>| -> Result<()> {

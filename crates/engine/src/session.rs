@@ -444,7 +444,8 @@ pub fn fresh(run: &SessionContext) -> SessionContext {
 /// partition: for steps over the small tables (the auxiliary inputs and
 /// earlier steps' results, a few thousand rows), where splitting the work
 /// over the cores costs more than it saves (repartitioning, a hash join's
-/// partitions): 10 ms less of a rerun at 10.5 M rows (docs/benchmarks.md).
+/// partitions): reruns at 10.5 M rows run back to back, median 77 → 67 ms
+/// (docs/benchmarks.md).
 /// For the local engine only: on a Ballista cluster a session made so gave
 /// wrong rows (`quality_flags` with rows repeated, on the S3 cluster test).
 pub fn one_partition(run: &SessionContext) -> SessionContext {
